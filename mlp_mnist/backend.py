@@ -1,0 +1,261 @@
+"""The symbolic back-end, Theano or PyTensor, configured and imported once.
+
+The original tutorial imports Theano and relies on a hand-written
+~/.theanorc. A Theano 1.0.5 import on a current machine crashes unless
+`blas.ldflags` is set, and floatX defaults to float64, so this module fills
+in those settings where the user left them out, then imports the back-end.
+Nothing else in the package imports Theano or PyTensor directly.
+"""
+import configparser
+import importlib.util
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+
+class BackendError(UserError):
+    """A set-up problem the user can fix; the message is one line."""
+
+
+class Backend:
+    """How one back-end spells its flags variable, rc file and keys."""
+
+    def __init__(self, name, flags_var, rc_var, rc_default, sep):
+        self.name = name
+        self.flags_var = flags_var
+        self.rc_var = rc_var
+        self.rc_default = rc_default
+        self.sep = sep  # between section and option in a flag name
+
+    def flag(self, key):
+        """Spell a dotted key ('blas.ldflags') the way this back-end reads it."""
+        return key.replace('.', self.sep)
+
+
+BACKENDS = {
+    'theano': Backend('theano', 'THEANO_FLAGS', 'THEANORC', '~/.theanorc', '.'),
+    'pytensor': Backend(
+        'pytensor', 'PYTENSOR_FLAGS', 'PYTENSORRC', '~/.pytensorrc', '__'),
+}
+
+SGEMM_TEST = """
+extern void sgemm_(char *, char *, int *, int *, int *, float *, float *,
+                   int *, float *, int *, float *, float *, int *);
+int main(void)
+{
+    int n = 1;
+    char t = 'N';
+    float a = 2, b = 3, c = 0, one = 1, zero = 0;
+    sgemm_(&t, &t, &n, &n, &n, &one, &a, &n, &b, &n, &zero, &c, &n);
+    return c == 6 ? 0 : 1;
+}
+"""
+
+
+def choose_backend(environ=os.environ):
+    """Return the name of the back-end to use: forced, else Theano, else PyTensor."""
+    forced = environ.get('MLP_MNIST_BACKEND', '').strip().lower()
+    if forced:
+        if forced not in BACKENDS:
+            raise BackendError(
+                f'MLP_MNIST_BACKEND={forced!r} is not a back-end; '
+                "set it to 'theano' or 'pytensor', or unset it")
+        if importlib.util.find_spec(forced) is None:
+            raise BackendError(
+                f'MLP_MNIST_BACKEND={forced} but {forced} is not installed '
+                f'for {sys.executable}; run pip install -e . with Python '
+                f'{"3.11" if forced == "theano" else "3.12 or later"}, '
+                'or unset MLP_MNIST_BACKEND')
+        return forced
+    for name in BACKENDS:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    raise BackendError(
+        'neither theano nor pytensor is installed for '
+        f'{sys.executable}; run pip install -e . from the mlp_mnist checkout '
+        '(Theano needs Python 3.11, PyTensor 3.12 or later)')
+
+
+def user_settings(backend, environ=os.environ):
+    """Return the settings the user made, as {dotted lower-case key: value}.
+
+    Reads the rc files, then the flags variable, the way the back-end does:
+    the flags variable wins, and options in [global] have no section part.
+    """
+    settings = {}
+    rc_files = environ.get(backend.rc_var, backend.rc_default)
+    rc = configparser.RawConfigParser()
+    try:
+        rc.read([os.path.expanduser(p) for p in rc_files.split(os.pathsep)])
+    except configparser.Error as e:
+        raise BackendError(
+            f'cannot read {rc_files}: {e.message.splitlines()[0]}; '
+            'fix or move that file') from None
+    for section in rc.sections():
+        for option in rc.options(section):
+            key = option if section == 'global' else f'{section}.{option}'
+            settings[key.lower()] = rc.get(section, option)
+
+    lexer = shlex.shlex(environ.get(backend.flags_var, ''), posix=True)
+    lexer.whitespace = ','
+    lexer.whitespace_split = True
+    for pair in lexer:
+        key, eq, value = pair.strip().partition('=')
+        if eq:
+            settings[key.replace('__', '.').lower()] = value
+    return settings
+
+
+def link_test(flags, cxx='g++'):
+    """Return True when a program calling sgemm_ links and runs with `flags`."""
+    if shutil.which(cxx) is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix='mlp_mnist_blas_') as tmp:
+        source = Path(tmp, 'test.c')
+        source.write_text(SGEMM_TEST)
+        program = Path(tmp, 'test')
+        build = subprocess.run(
+            [cxx, '-x', 'c', str(source), '-o', str(program), *flags],
+            capture_output=True)
+        if build.returncode != 0:
+            return False
+        return subprocess.run([str(program)], capture_output=True).returncode == 0
+
+
+def scipy_openblas():
+    """Return the OpenBLAS shipped in the scipy wheel when it exports sgemm_."""
+    spec = importlib.util.find_spec('scipy')
+    if spec is None or spec.origin is None:
+        return None
+    libs = Path(spec.origin).parent.parent / 'scipy.libs'
+    for lib in sorted(libs.glob('libopenblas*.so')):
+        # NOTE: newer scipy wheels prefix their symbols (scipy_sgemm_),
+        # which Theano's C code cannot call; the link test weeds them out.
+        if ' ' in str(lib):
+            continue  # blas.ldflags is split on spaces
+        # The library finds its own libgfortran only through an old-style
+        # RPATH, which, unlike RUNPATH, also serves its dependencies.
+        flags = [f'-L{lib.parent}', f'-l{lib.name[3:-3]}',
+                 '-Wl,--disable-new-dtags']
+        if link_test(flags + [f'-Wl,-rpath,{lib.parent}']):
+            return flags
+    return None
+
+
+def find_blas():
+    """Return (ldflags, label) for the best BLAS this machine can link.
+
+    The system OpenBLAS first, then the one inside the scipy wheel, else the
+    empty value, which makes the back-end fall back to NumPy's slower path.
+    """
+    if link_test(['-lopenblas']):
+        return '-lopenblas', 'openblas:system'
+    flags = scipy_openblas()
+    if flags:
+        return ' '.join(flags), 'openblas:scipy'
+    return '', 'none'
+
+
+def default_base_compiledir(backend):
+    """Return the back-end's own compile folder when it can be written."""
+    base = Path(os.path.expanduser(f'~/.{backend.name}'))
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return base if os.access(base, os.W_OK | os.X_OK) else None
+
+
+def configure(name, environ=os.environ):
+    """Fill in the package's defaults where the user set nothing.
+
+    Writes them into the back-end's flags variable in `environ`, before the
+    back-end is imported, and returns a dict describing what was chosen.
+    """
+    backend = BACKENDS[name]
+    user = user_settings(backend, environ)
+    defaults = {}
+    chosen = {'filled_in': []}
+
+    if 'floatx' not in user:
+        defaults['floatX'] = 'float32'  # what a GPU computes fast
+    if 'blas.ldflags' in user:
+        value = user['blas.ldflags'].strip()
+        chosen['blas'] = f'user:{value}' if value else 'none'
+    else:
+        defaults['blas.ldflags'], chosen['blas'] = find_blas()
+        if not defaults['blas.ldflags']:
+            print(
+                'warning: no BLAS library found to link, so matrix products '
+                "take NumPy's slower path; install OpenBLAS (Debian/Ubuntu: "
+                'apt install libopenblas-dev) or set blas.ldflags in '
+                f'{backend.flags_var}', file=sys.stderr)
+    if not {'base_compiledir', 'compiledir'} & set(user):
+        if default_base_compiledir(backend) is None:
+            fallback = Path(
+                tempfile.gettempdir(), f'mlp_mnist-{name}-{os.getuid()}')
+            defaults['base_compiledir'] = str(fallback)
+            chosen['compiledir_note'] = (
+                f'~/.{name} is not writable, compiling in {fallback}')
+
+    if defaults:
+        ours = ','.join(
+            f'{backend.flag(k)}={shlex.quote(v) if v else ""}'
+            for k, v in defaults.items())
+        theirs = environ.get(backend.flags_var, '')
+        environ[backend.flags_var] = f'{ours},{theirs}' if theirs else ours
+        chosen['filled_in'] = [
+            'blas' if k == 'blas.ldflags' else k for k in defaults]
+    return chosen
+
+
+def _import(name):
+    """Import the back-end and return the pieces the model module needs."""
+    if name == 'theano':
+        import theano
+        import theano.tensor as T
+        nnet = T.nnet
+        return (theano, T, nnet.sigmoid, nnet.softmax,
+                nnet.categorical_crossentropy)
+    import pytensor
+    import pytensor.tensor as T
+
+    def categorical_crossentropy(coding_dist, true_dist):
+        # Theano's T.nnet.categorical_crossentropy for one-hot targets
+        return -T.sum(true_dist * T.log(coding_dist), axis=-1)
+
+    return (pytensor, T, T.sigmoid, T.special.softmax,
+            categorical_crossentropy)
+
+
+NAME = choose_backend()
+CHOSEN = configure(NAME)
+(theano, T, sigmoid, softmax, categorical_crossentropy) = _import(NAME)
+config = theano.config
+function = theano.function
+shared = theano.shared
+
+
+def settings():
+    """Return the effective back-end settings as an ordered dict of strings."""
+    device = getattr(config, 'device', 'cpu')
+    compiledir = config.compiledir
+    home = os.path.expanduser('~')
+    if compiledir.startswith(home + os.sep):
+        compiledir = '~' + compiledir[len(home):]
+    info = {
+        'backend': f'{NAME}-{theano.__version__}',
+        'device': device,
+        'floatX': config.floatX,
+        'blas': CHOSEN['blas'],
+        'compiledir': compiledir,
+    }
+    if CHOSEN['filled_in']:
+        info['defaults'] = ','.join(CHOSEN['filled_in'])
+    return info

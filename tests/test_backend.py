@@ -1,0 +1,107 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from mlp_mnist import backend
+
+THEANO = backend.BACKENDS['theano']
+PYTENSOR = backend.BACKENDS['pytensor']
+
+
+def test_user_settings_read_rc_then_flags(tmp_path):
+    rc = tmp_path / 'rc'
+    rc.write_text('[global]\nfloatX = float64\ndevice = cpu\n'
+                  '[blas]\nldflags = -lmkl_rt\n')
+    environ = {'THEANORC': str(rc), 'THEANO_FLAGS': 'device=cuda,,mode=FAST_RUN'}
+    assert backend.user_settings(THEANO, environ) == {
+        'floatx': 'float64', 'device': 'cuda', 'blas.ldflags': '-lmkl_rt',
+        'mode': 'FAST_RUN'}
+
+
+def test_pytensor_flags_use_double_underscore(tmp_path):
+    environ = {'PYTENSORRC': str(tmp_path / 'none'),
+               'PYTENSOR_FLAGS': 'blas__ldflags=-lblas,floatX=float16'}
+    assert backend.user_settings(PYTENSOR, environ) == {
+        'blas.ldflags': '-lblas', 'floatx': 'float16'}
+
+
+@pytest.fixture
+def no_rc(tmp_path):
+    return {'THEANORC': str(tmp_path / 'none'), 'HOME': str(tmp_path)}
+
+
+def test_configure_fills_in_float32_and_blas(no_rc, monkeypatch):
+    monkeypatch.setattr(backend, 'find_blas',
+                        lambda: ('-L/x -lopenblasp', 'openblas:scipy'))
+    environ = dict(no_rc, THEANO_FLAGS='mode=FAST_RUN')
+    chosen = backend.configure('theano', environ)
+    assert environ['THEANO_FLAGS'] == (
+        "floatX=float32,blas.ldflags='-L/x -lopenblasp',mode=FAST_RUN")
+    assert chosen['blas'] == 'openblas:scipy'
+    assert chosen['filled_in'] == ['floatX', 'blas']
+
+
+def test_configure_keeps_what_the_user_set(no_rc, monkeypatch):
+    monkeypatch.setattr(backend, 'find_blas', pytest.fail)
+    environ = dict(no_rc, THEANO_FLAGS='floatX=float64,blas.ldflags=-lblas')
+    chosen = backend.configure('theano', environ)
+    assert environ['THEANO_FLAGS'] == 'floatX=float64,blas.ldflags=-lblas'
+    assert chosen == {'filled_in': [], 'blas': 'user:-lblas'}
+
+
+def test_no_blas_warns_once_with_the_fix(no_rc, monkeypatch, capsys):
+    monkeypatch.setattr(backend, 'link_test', lambda flags: False)
+    environ = dict(no_rc)
+    chosen = backend.configure('theano', environ)
+    err = capsys.readouterr().err
+    assert chosen['blas'] == 'none'
+    assert 'blas.ldflags=' in environ['THEANO_FLAGS']
+    assert err.count('\n') == 1 and 'libopenblas-dev' in err
+
+
+def test_system_openblas_comes_before_scipy(monkeypatch):
+    tried = []
+    monkeypatch.setattr(backend, 'link_test',
+                        lambda flags: tried.append(flags) or True)
+    assert backend.find_blas() == ('-lopenblas', 'openblas:system')
+    assert tried == [['-lopenblas']]
+
+
+def test_scipy_openblas_when_no_system_one(monkeypatch):
+    monkeypatch.setattr(
+        backend, 'link_test', lambda flags: flags != ['-lopenblas'])
+    ldflags, label = backend.find_blas()
+    assert label == 'openblas:scipy'
+    assert '-lopenblas' in ldflags and 'scipy.libs' in ldflags
+
+
+def test_scipy_openblas_really_links():
+    flags = backend.scipy_openblas()
+    if flags is None:
+        pytest.skip('this scipy wheel ships no plain sgemm_')
+    libdir = flags[0][2:]
+    assert backend.link_test(flags + [f'-Wl,-rpath,{libdir}'])
+    assert not backend.link_test(flags[:2] + ['-lno_such_blas'])
+
+
+def test_unknown_forced_backend_is_one_line():
+    with pytest.raises(backend.BackendError, match="'theano' or 'pytensor'"):
+        backend.choose_backend({'MLP_MNIST_BACKEND': 'torch'})
+
+
+def test_user_flags_win_in_a_real_import(tmp_path):
+    code = ('import json; from mlp_mnist import backend; '
+            'print(json.dumps(backend.settings()))')
+    env = dict(os.environ, HOME=str(tmp_path), THEANORC=str(tmp_path / 'rc'),
+               THEANO_FLAGS='floatX=float64,blas.ldflags=')
+    run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
+    settings = json.loads(run.stdout.splitlines()[-1])
+    assert settings['floatX'] == 'float64'
+    assert settings['blas'] == 'none'
+    assert 'defaults' not in settings
+    assert 'no BLAS library found' not in run.stderr
