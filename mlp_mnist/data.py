@@ -2,11 +2,13 @@
 
 The tutorial reads deeplearning.net's mnist.pkl.gz, a Python 2 pickle of
 train 50,000 / valid 10,000 / test 10,000 images. `load_mnist` reads that
-file, or a folder of the original IDX files (raw or gzipped), and returns
-the same arrays: X of shape (n, 784) in floatX with pixels byte/256 in
-[0, 1), y of int32 labels 0-9. The pickle is read with an unpickler that
-builds numpy arrays and nothing else. Fetching the files lives in
-`mlp_mnist.download`.
+file (or a Python 3 re-pickle of it), or a folder of the four IDX files,
+raw or gzipped, of MNIST or of a set in the same format such as
+Fashion-MNIST, and returns the same arrays: X of shape (n, 784) in floatX
+with pixels byte/256 in [0, 1), y of int32 labels 0-9. The pickle is read
+with an unpickler that builds numpy arrays and nothing else. Every bad
+file raises DataError, one line naming the file, what was expected, what
+was found and the fix. Fetching the files lives in `mlp_mnist.download`.
 """
 import gzip
 import io
@@ -24,6 +26,10 @@ N_CLASSES = 10
 GZIP_MAGIC = b'\x1f\x8b'
 IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
+# NOTE: the largest real input, mnist.pkl.gz unpacked, is 220 MB; the cap
+# stops a small file that unpacks to gigabytes from filling the memory.
+MAX_BYTES = 1 << 30
+MAX_GZIP_DEPTH = 3
 
 # The four IDX files of the original MNIST, and the SHA-256 of their raw
 # (decompressed) bytes.
@@ -38,13 +44,29 @@ IDX_FILES = {
         'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
 }
 PICKLE_NAME = 'mnist.pkl.gz'
+GET_DATA = 'run data/download.sh (or python -m mlp_mnist.download)'
 
 
 class DataError(UserError):
-    """A data file that cannot be used; the message is one line for the user."""
+    """A data file that cannot be used; the message is one line for the user.
+
+    `problem` says what was expected and what was found, `fix` what to do;
+    the message puts the absolute path in front of both.
+    """
 
     def __init__(self, path, problem, fix):
         super().__init__(f'{Path(path).absolute()}: {problem}; {fix}')
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+
+
+class UnsafePickle(pickle.UnpicklingError):
+    """A pickle named a global that rebuilding MNIST never needs."""
+
+    def __init__(self, module, name):
+        super().__init__(f'{module}.{name}')
+        self.refused = f'{module}.{name}'
 
 
 def default_data_dir():
@@ -67,57 +89,103 @@ def find_data(folder):
     folder = Path(folder)
     if (folder / PICKLE_NAME).is_file():
         return folder / PICKLE_NAME
-    if folder.is_dir() and not _missing_idx(folder):
+    if folder.is_dir() and not missing_idx(folder):
         return folder
     return None
+
+
+def looks_like_html(data):
+    """Return True when the bytes start like an HTML or XML page."""
+    head = data[:512].lstrip().lower()
+    return head.startswith((b'<!doctype', b'<html', b'<?xml', b'<head',
+                            b'<body', b'<title'))
+
+
+def describe_bytes(data):
+    """Name what the first bytes of a file look like, for error messages."""
+    if looks_like_html(data):
+        return 'an HTML page'
+    if data[:4] == b'PK\x03\x04':
+        return 'a zip archive'
+    if data[:3] == b'BZh':
+        return 'bzip2 data'
+    if data[:6] == b'\xfd7zXZ\x00':
+        return 'xz data'
+    return f'bytes {data[:8].hex(" ")}'
 
 
 def read_bytes(path):
     """Return the bytes of `path`, gunzipped as often as its magic says.
 
-    Raises DataError for an empty file, an HTML page and a cut-short gzip.
+    The gzip magic decides, not the name: a raw file named .gz and a gzip
+    file without .gz (or gzipped twice) are read all the same. Raises
+    DataError for an empty file, an HTML page, a zip archive and a gzip
+    stream that is cut short or corrupt.
     """
     data = Path(path).read_bytes()
     if not data:
-        raise DataError(path, 'the file is empty',
-                        'delete it and download it again')
-    depth = 0
-    while data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-            kind = 'cut short' if isinstance(e, EOFError) else 'corrupt'
+        raise DataError(path, 'expected MNIST data, found an empty file',
+                        f'delete it and {GET_DATA}')
+    for depth in range(MAX_GZIP_DEPTH + 1):
+        if data[:2] != GZIP_MAGIC:
+            break
+        if depth == MAX_GZIP_DEPTH:
             raise DataError(
-                path, f'the gzip data is {kind} ({e})',
-                'delete it and download it again') from None
-        depth += 1
-    head = data[:512].lstrip().lower()
-    if head.startswith((b'<!doctype', b'<html', b'<?xml', b'<head')):
+                path, f'expected data gzipped at most {MAX_GZIP_DEPTH} '
+                'times, found deeper nesting', f'delete it and {GET_DATA}')
+        data = _gunzip(path, data)
+    kind = describe_bytes(data)
+    if kind == 'an HTML page':
         raise DataError(
-            path, 'this is an HTML page, not MNIST data (a download that '
-            'saved an error or login page)',
-            'delete it and download the file again')
+            path, 'expected MNIST data, found an HTML page (a download '
+            'that saved an error or login page)', f'delete it and {GET_DATA}')
+    if kind == 'a zip archive':
+        raise DataError(path, 'expected MNIST data, found a zip archive',
+                        'unzip it and use the files inside')
     return data
+
+
+def _gunzip(path, data):
+    """Return one level of gzip undone, at most MAX_BYTES of it."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(MAX_BYTES + 1)
+    except EOFError:
+        raise DataError(
+            path, f'expected a complete gzip file, found one cut short '
+            f'({len(data):,} bytes)', f'delete it and {GET_DATA}') from None
+    except (OSError, zlib.error) as e:
+        raise DataError(
+            path, f'expected gzip data, found a corrupt gzip stream ({e})',
+            f'delete it and {GET_DATA}') from None
+    if len(out) > MAX_BYTES:
+        raise DataError(
+            path, f'expected at most {MAX_BYTES:,} bytes once unpacked, '
+            'found more', 'use the MNIST files, not this one')
+    return out
 
 
 def load_mnist(path):
     """Load MNIST from mnist.pkl.gz or from a folder of IDX files.
 
+    A folder may hold mnist.pkl.gz (used first) or the four IDX files.
     Returns ((X_train, y_train), (X_valid, y_valid), (X_test, y_test)), X of
     shape (n, 784) in floatX, y of shape (n,) int32. From IDX files the last
     sixth of the training images (the last 10,000 of 60,000) is validation,
     as in mnist.pkl.gz.
     """
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and (path / PICKLE_NAME).is_file():
+        sets = read_pickle(path / PICKLE_NAME)
+    elif path.is_dir():
         sets = _load_idx_folder(path)
     elif path.is_file():
-        sets = _load_pickle(path)
+        sets = read_pickle(path)
     else:
         raise DataError(
-            path, 'no such file or folder',
-            'give --data an mnist.pkl.gz file or a folder of the four MNIST '
-            'IDX files, or run data/download.sh')
+            path, 'expected mnist.pkl.gz or a folder of the four MNIST IDX '
+            'files, found no such file or folder',
+            f'give --data an existing path, or {GET_DATA}')
     from .backend import config
     return tuple((X.astype(config.floatX), y.astype(np.int32))
                  for X, y in sets)
@@ -129,40 +197,45 @@ def one_hot(y, n_classes=N_CLASSES):
     return np.eye(n_classes, dtype=config.floatX)[np.asarray(y)]
 
 
-def _idx_candidates(folder, name):
+def idx_candidates(folder, name):
     """Yield the paths a file of that name may have: dotted, gzipped or not."""
     dotted = name.replace('-idx', '.idx')
     for stem in (name, dotted):
         for suffix in ('', '.gz'):
-            yield folder / (stem + suffix)
+            yield Path(folder) / (stem + suffix)
 
 
-def _missing_idx(folder):
-    return [name for name in IDX_FILES
-            if not any(p.is_file() for p in _idx_candidates(folder, name))]
+def missing_idx(folder):
+    """Return the names of the four IDX files that `folder` lacks."""
+    return [name for name in IDX_FILES if find_idx(folder, name) is None]
 
 
-def _find_idx(folder, name):
-    for p in _idx_candidates(folder, name):
+def find_idx(folder, name):
+    """Return the first existing path of IDX file `name` in `folder`."""
+    for p in idx_candidates(folder, name):
         if p.is_file():
             return p
     return None
 
 
 def _load_idx_folder(folder):
-    missing = _missing_idx(folder)
+    missing = missing_idx(folder)
     if missing:
-        searched = ', '.join(str(p.absolute()) for name in missing
-                             for p in _idx_candidates(folder, name))
+        searched = ', '.join(
+            [str((folder / PICKLE_NAME).absolute())]
+            + [str(p.absolute()) for name in missing
+               for p in idx_candidates(folder, name)])
         raise DataError(
-            folder, f'missing {", ".join(missing)} (looked for {searched})',
-            'run data/download.sh or put the four MNIST IDX files there')
+            folder, 'expected mnist.pkl.gz or the four MNIST IDX files, '
+            f'found {4 - len(missing)} of the four: missing '
+            f'{", ".join(missing)} (looked for {searched})',
+            f'{GET_DATA}, or put the missing files there')
     X_train, y_train = _load_idx_pair(
-        _find_idx(folder, 'train-images-idx3-ubyte'),
-        _find_idx(folder, 'train-labels-idx1-ubyte'))
+        find_idx(folder, 'train-images-idx3-ubyte'),
+        find_idx(folder, 'train-labels-idx1-ubyte'))
     X_test, y_test = _load_idx_pair(
-        _find_idx(folder, 't10k-images-idx3-ubyte'),
-        _find_idx(folder, 't10k-labels-idx1-ubyte'))
+        find_idx(folder, 't10k-images-idx3-ubyte'),
+        find_idx(folder, 't10k-labels-idx1-ubyte'))
     # NOTE: mnist.pkl.gz took the last 10,000 of the 60,000 training images
     # as its validation set; other sizes keep that proportion.
     n_train = len(X_train) - len(X_train) // 6
@@ -172,35 +245,45 @@ def _load_idx_folder(folder):
 
 
 def read_idx(path, magic):
-    """Return the uint8 array in an IDX file with the expected magic number."""
+    """Return the uint8 array in an IDX file with the expected magic number.
+
+    Images come back as (n, 28, 28), labels as (n,).
+    """
     data = read_bytes(path)
     kind = 'images' if magic == IDX_IMAGES_MAGIC else 'labels'
+    names = {IDX_IMAGES_MAGIC: 'an IDX images file',
+             IDX_LABELS_MAGIC: 'an IDX labels file'}
     fix = 'point --data at the original MNIST IDX files'
-    ndim = 3 if kind == 'images' else 1
-    header = 4 + 4 * ndim
-    if len(data) < 4:
-        raise DataError(path, f'{len(data)} bytes is too short for IDX', fix)
-    found = int.from_bytes(data[:4], 'big')
+    found = int.from_bytes(data[:4], 'big') if len(data) >= 4 else None
     if found != magic:
-        other = {IDX_IMAGES_MAGIC: 'an images file',
-                 IDX_LABELS_MAGIC: 'a labels file'}.get(found)
-        what = other or f'magic number {found:#010x}'
+        if found in names:
+            raise DataError(
+                path, f'expected {names[magic]} (magic {magic:#010x}), '
+                f'found {names[found]} (magic {found:#010x})',
+                'check that the image and label files are not swapped or '
+                'renamed')
         raise DataError(
-            path, f'expected an IDX {kind} file (magic {magic:#010x}), '
-            f'found {what}', 'check that image and label files are not '
-            'swapped or renamed')
+            path, f'expected {names[magic]} (magic {magic:#010x}), raw or '
+            f'gzipped, found {describe_bytes(data)}', fix)
+    ndim = magic & 0xff
+    header = 4 + 4 * ndim
     if len(data) < header:
-        raise DataError(path, 'the IDX header is cut short', fix)
+        raise DataError(
+            path, f'expected a {header}-byte IDX header, found '
+            f'{len(data)} bytes in all', f'delete it and {GET_DATA}')
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big')
                   for i in range(ndim))
     if kind == 'images' and shape[1:] != (28, 28):
         raise DataError(
-            path, f'images are {shape[1]}x{shape[2]}, expected 28x28', fix)
+            path, f'expected 28x28 images, found {shape[1]}x{shape[2]}',
+            'use MNIST or a set in the same format (Fashion-MNIST)')
     expected = header + int(np.prod(shape))
     if len(data) != expected:
+        what = 'shorter' if len(data) < expected else 'longer'
         raise DataError(
-            path, f'the header promises {expected} bytes, the file has '
-            f'{len(data)}', 'delete it and download it again')
+            path, f'expected {expected:,} bytes (the header says '
+            f'{shape[0]:,} {kind}), found {len(data):,}: the file is '
+            f'{what}', f'delete it and {GET_DATA}')
     return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
 
 
@@ -209,33 +292,37 @@ def _load_idx_pair(images_path, labels_path):
     labels = read_idx(labels_path, IDX_LABELS_MAGIC)
     if len(images) != len(labels):
         raise DataError(
-            labels_path, f'{len(labels)} labels for {len(images)} images '
-            f'in {images_path.name}', 'use image and label files of one set')
-    _check_labels(labels_path, labels)
+            labels_path, f'expected one label for each of the '
+            f'{len(images):,} images in {images_path.name}, found '
+            f'{len(labels):,} labels', 'use image and label files of one set')
+    _check_labels(labels_path, labels, 'the labels')
     X = images.reshape(len(images), N_PIXELS) / np.float32(256)
     return X.astype(np.float32), labels
 
 
-def _check_labels(path, y):
+def _check_labels(path, y, where):
     if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
         raise DataError(
-            path, f'labels run from {y.min()} to {y.max()}, expected 0-9',
-            'use MNIST labels (digits 0-9)')
+            path, f'expected {where} to be digits 0-9, found values from '
+            f'{y.min()} to {y.max()}', 'use MNIST labels (classes 0-9)')
 
 
 class SafeUnpickler(pickle.Unpickler):
     """Unpickle numpy arrays and nothing else.
 
     A pickle names the callables that rebuild its objects, and unpickling
-    calls them, so an untrusted file could run any function. mnist.pkl.gz
-    (written by Python 2) and its Python 3 re-pickles name only these.
+    calls them, so an untrusted file could run any function. The names
+    allowed, one by one, are those pickletools shows in mnist.pkl.gz
+    (Python 2, numpy 1.x) and in its Python 3 re-pickles at every protocol,
+    under numpy 1 (numpy.core) and numpy 2 (numpy._core). Anything else
+    raises UnsafePickle before it is called.
     """
 
     def find_class(self, module, name):
         allowed = _allowed_globals()
         if (module, name) in allowed:
             return allowed[(module, name)]
-        raise pickle.UnpicklingError(f'refused to call {module}.{name}')
+        raise UnsafePickle(module, name)
 
 
 def _allowed_globals():
@@ -248,32 +335,46 @@ def _allowed_globals():
     for package in ('numpy.core', 'numpy._core'):
         allowed[(f'{package}.multiarray', '_reconstruct')] = (
             multiarray._reconstruct)
+        # protocol 5 rebuilds arrays from a buffer
         allowed[(f'{package}.numeric', '_frombuffer')] = numeric._frombuffer
     allowed[('numpy', 'ndarray')] = np.ndarray
     allowed[('numpy', 'dtype')] = np.dtype
-    allowed[('_codecs', 'encode')] = codecs.encode  # Python 3 protocol 2
+    # protocols 0-2 under Python 3 store bytes as _codecs.encode(str)
+    allowed[('_codecs', 'encode')] = codecs.encode
     return allowed
 
 
-def _load_pickle(path):
+def read_pickle(path):
+    """Return the three checked (X, y) pairs of an mnist.pkl.gz file.
+
+    X and y come back as stored (float32 and int64 in the original);
+    `load_mnist` casts them.
+    """
     data = read_bytes(path)
-    # protocol 2 and later start with PROTO; protocols 0 and 1 with MARK
-    # or GLOBAL
-    if data[:1] not in (b'\x80', b'(', b'c', b']'):
+    fix = 'use the original mnist.pkl.gz or the MNIST IDX files'
+    magic = int.from_bytes(data[:4], 'big')
+    if magic in (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC):
         raise DataError(
-            path, 'not a pickle nor gzip data (it starts with '
-            f'{data[:8]!r})', 'give --data an mnist.pkl.gz file or a folder '
-            'of the four MNIST IDX files')
+            path, 'expected mnist.pkl.gz or a folder of IDX files, found '
+            'a single IDX file', 'give --data the folder that holds all '
+            'four IDX files')
     try:
         sets = SafeUnpickler(io.BytesIO(data), encoding='latin1').load()
-    except pickle.UnpicklingError as e:
+    except UnsafePickle as e:
         raise DataError(
-            path, f'unsafe or broken pickle: {e}',
-            'use the original mnist.pkl.gz or the MNIST IDX files') from None
+            path, f'expected a pickle of numpy arrays, found one that '
+            f'names {e.refused}, which MNIST never needs (a pickle can run '
+            'any function it names; it was not called)', fix) from None
     except Exception as e:
+        # protocol 2 and later start with PROTO, 0 and 1 mostly with MARK
+        # or GLOBAL
+        if data[:1] not in (b'\x80', b'(', b'c'):
+            raise DataError(
+                path, 'expected mnist.pkl.gz (a gzipped pickle), found '
+                f'{describe_bytes(data)}', fix) from None
         raise DataError(
-            path, f'cannot unpickle ({type(e).__name__}: {e})',
-            'use the original mnist.pkl.gz or the MNIST IDX files') from None
+            path, f'expected a readable pickle, found one that fails '
+            f'({type(e).__name__}: {e})', fix) from None
     return _check_sets(path, sets)
 
 
@@ -290,36 +391,42 @@ def _check_sets(path, sets):
         where = f'the {split} set'
         if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray)):
             raise DataError(
-                path, f'{where} holds {_describe(X)} and {_describe(y)}, '
-                'expected numpy arrays', fix)
+                path, f'expected numpy arrays in {where}, found '
+                f'{_describe(X)} and {_describe(y)}', fix)
         if X.ndim == 3 and X.shape[1:] == (28, 28):
             raise DataError(
-                path, f'{where} images are shaped 28x28, expected rows of '
-                '784 pixels', 'reshape them to (n, 784) and save again')
+                path, f'expected {where} images as rows of 784 pixels, '
+                f'found them shaped {X.shape}',
+                'reshape them to (n, 784) and save again')
         if X.ndim != 2 or X.shape[1] != N_PIXELS:
             raise DataError(
-                path, f'{where} images have shape {X.shape}, expected '
-                '(n, 784)', fix)
+                path, f'expected {where} images of shape (n, 784), found '
+                f'{X.shape}', fix)
         if y.shape != (len(X),):
             raise DataError(
-                path, f'{where} has labels of shape {y.shape} for '
-                f'{len(X)} images', fix)
+                path, f'expected {where} to have {len(X):,} labels in a '
+                f'row, found labels of shape {y.shape}', fix)
         if not np.issubdtype(X.dtype, np.floating):
+            low, high = (X.min(), X.max()) if X.size else (0, 0)
             raise DataError(
-                path, f'{where} pixels are {X.dtype} from {X.min()} to '
-                f'{X.max()}, expected floats in [0, 1)',
-                'divide the pixels by 256 and save as float32')
+                path, f'expected {where} pixels as floats in [0, 1), found '
+                f'{X.dtype} from {low} to {high}',
+                'divide the pixels by 256 and save them as float32')
         if not np.isfinite(X).all():
+            n_bad = int(np.size(X) - np.isfinite(X).sum())
             raise DataError(
-                path, f'{where} images hold NaN or inf', fix)
+                path, f'expected finite pixels in {where}, found {n_bad:,} '
+                'NaN or inf', fix)
         if X.size and (X.min() < 0 or X.max() > 1):
             raise DataError(
-                path, f'{where} pixels run from {X.min()} to {X.max()}, '
-                'expected [0, 1]', 'divide the pixels by 256 and save again')
+                path, f'expected {where} pixels in [0, 1], found them from '
+                f'{X.min()} to {X.max()}',
+                'divide the pixels by 256 and save again')
         if not np.issubdtype(y.dtype, np.integer):
             raise DataError(
-                path, f'{where} labels are {y.dtype}, expected integers', fix)
-        _check_labels(path, y)
+                path, f'expected integer labels in {where}, found {y.dtype}',
+                fix)
+        _check_labels(path, y, f'{where} labels')
         checked.append((X, y))
     return checked
 

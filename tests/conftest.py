@@ -26,6 +26,11 @@ def toy_digits(n, rng):
     return images, labels
 
 
+def gz(data):
+    """Return `data` gzipped fast (level 9 takes 0.3 s on a toy pickle)."""
+    return gzip.compress(data, compresslevel=1)
+
+
 def idx_bytes(array):
     """Return the IDX encoding of a uint8 array (images or labels)."""
     magic = 0x0800 | array.ndim
