@@ -3,10 +3,13 @@
 The equivalent of running Newmu's 3_net.py: compiles the Theano functions
 for whatever device Theano is set to (THEANO_FLAGS=device=cuda included),
 fetching MNIST into the checkout's data/ folder first when it is missing.
+With --out it checkpoints every epoch, and --resume continues a stopped run.
 
 Usage: python scripts/train.py [--data PATH] [--epochs N] [--out DIR] ...
 """
 import argparse
+import inspect
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,6 +21,15 @@ from mlp_mnist.data import default_data_dir  # noqa: E402
 from mlp_mnist.download import fetch_mnist  # noqa: E402
 from mlp_mnist.errors import UserError  # noqa: E402
 from mlp_mnist.files import ensure_writable  # noqa: E402
+from mlp_mnist.flags import positive_number, whole_number  # noqa: E402
+from mlp_mnist.train import Interrupted, train  # noqa: E402
+
+DEFAULTS = {name: p.default
+            for name, p in inspect.signature(train).parameters.items()}
+
+
+positive_int = whole_number(1)
+seed_value = whole_number(0, 2 ** 32 - 1)  # what RandomState takes
 
 
 def parse_args(argv=None):
@@ -25,40 +37,76 @@ def parse_args(argv=None):
         description='train the tutorial MLP on MNIST',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
-        '--data', type=Path, default=None,
-        help='mnist.pkl.gz or a folder of the four MNIST IDX files '
-             "(default: $MLP_MNIST_DATA, else this checkout's data/, "
-             'fetched when missing)')
-    parser.add_argument('--epochs', type=int, default=100,
+        '--data', metavar='PATH', type=Path, default=None,
+        help='mnist.pkl.gz or a folder of the four MNIST IDX files; '
+             "none: $MLP_MNIST_DATA, else this checkout's data/, fetched "
+             'when missing')
+    parser.add_argument('--epochs', metavar='N', type=positive_int,
+                        default=DEFAULTS['n_epochs'],
                         help='passes over the training set')
-    parser.add_argument('--batch-size', type=int, default=128,
+    parser.add_argument('--batch-size', metavar='N', type=positive_int,
+                        default=DEFAULTS['batch_size'],
                         help='images per SGD step')
-    parser.add_argument('--learning-rate', type=float, default=0.05,
+    parser.add_argument('--learning-rate', metavar='F',
+                        type=positive_number,
+                        default=DEFAULTS['learning_rate'],
                         help='SGD step size')
-    parser.add_argument('--n-hidden', type=int, default=625,
-                        help='hidden units')
-    parser.add_argument('--seed', type=int, default=1234,
-                        help='seed of the weight initialisation')
-    parser.add_argument('--out', type=Path, default=None,
-                        help='folder for weights.npz')
-    return parser.parse_args(argv)
+    parser.add_argument('--n-hidden', metavar='N', type=positive_int,
+                        default=DEFAULTS['n_hidden'], help='hidden units')
+    parser.add_argument('--seed', metavar='N', type=seed_value,
+                        default=DEFAULTS['seed'],
+                        help='seed of the weight initialisation and of '
+                             '--shuffle')
+    parser.add_argument('--patience', metavar='N', type=positive_int,
+                        default=DEFAULTS['patience'],
+                        help='stop after N epochs without a better '
+                             'valid_acc; none: never')
+    parser.add_argument('--shuffle', action='store_true',
+                        default=DEFAULTS['shuffle'],
+                        help='draw a new minibatch order every epoch')
+    parser.add_argument('--out', metavar='DIR', type=Path,
+                        default=DEFAULTS['out'],
+                        help='folder for the checkpoint, weights.npz, '
+                             'history.csv and pictures')
+    parser.add_argument('--resume', action='store_true',
+                        default=DEFAULTS['resume'],
+                        help='continue the run whose checkpoint is in --out')
+    args = parser.parse_args(argv)
+    if args.resume and args.out is None:
+        parser.error('--resume needs --out, the folder of the run to resume')
+    return args
+
+
+def resume_command(argv):
+    """Return the command line that resumes the run started with argv."""
+    args = list(argv) + ([] if '--resume' in argv else ['--resume'])
+    return shlex.join(['python', 'scripts/train.py', *args])
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     try:
         if args.out is not None:
             ensure_writable(args.out, 'choose another --out folder')
         data_path = args.data or fetch_mnist(default_data_dir())
         from mlp_mnist.data import load_mnist
-        from mlp_mnist.train import train
         data = load_mnist(data_path)
         train(data, n_epochs=args.epochs, batch_size=args.batch_size,
               learning_rate=args.learning_rate, n_hidden=args.n_hidden,
-              seed=args.seed, out=args.out, source=data_path)
+              seed=args.seed, patience=args.patience, shuffle=args.shuffle,
+              out=args.out, resume=args.resume, source=data_path)
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except Interrupted as e:
+        hint = f'; resume with: {resume_command(argv)}' if e.saved else ''
+        print(f'{e}{hint}', file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print('interrupted before training began; nothing is saved',
+              file=sys.stderr)
+        return 130
     return 0
 
 
