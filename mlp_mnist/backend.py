@@ -8,6 +8,7 @@ Nothing else in the package imports Theano or PyTensor directly.
 """
 import configparser
 import importlib.util
+import logging
 import os
 import shlex
 import shutil
@@ -34,12 +35,13 @@ class Backend:
         self.sep = sep  # between section and option in a flag name
 
     def flag(self, key):
-        """Spell a dotted key ('blas.ldflags') the way this back-end reads it."""
+        """Spell a dotted key ('blas.ldflags') as this back-end reads it."""
         return key.replace('.', self.sep)
 
 
 BACKENDS = {
-    'theano': Backend('theano', 'THEANO_FLAGS', 'THEANORC', '~/.theanorc', '.'),
+    'theano': Backend(
+        'theano', 'THEANO_FLAGS', 'THEANORC', '~/.theanorc', '.'),
     'pytensor': Backend(
         'pytensor', 'PYTENSOR_FLAGS', 'PYTENSORRC', '~/.pytensorrc', '__'),
 }
@@ -59,7 +61,7 @@ int main(void)
 
 
 def choose_backend(environ=os.environ):
-    """Return the name of the back-end to use: forced, else Theano, else PyTensor."""
+    """Return the back-end to use: forced, else Theano, else PyTensor."""
     forced = environ.get('MLP_MNIST_BACKEND', '').strip().lower()
     if forced:
         if forced not in BACKENDS:
@@ -113,7 +115,7 @@ def user_settings(backend, environ=os.environ):
 
 
 def link_test(flags, cxx='g++'):
-    """Return True when a program calling sgemm_ links and runs with `flags`."""
+    """Return True when a program calling sgemm_ links and runs."""
     if shutil.which(cxx) is None:
         return False
     with tempfile.TemporaryDirectory(prefix='mlp_mnist_blas_') as tmp:
@@ -125,16 +127,17 @@ def link_test(flags, cxx='g++'):
             capture_output=True)
         if build.returncode != 0:
             return False
-        return subprocess.run([str(program)], capture_output=True).returncode == 0
+        run = subprocess.run([str(program)], capture_output=True)
+        return run.returncode == 0
 
 
 def scipy_openblas():
-    """Return the OpenBLAS shipped in the scipy wheel when it exports sgemm_."""
+    """Return flags for the scipy wheel's OpenBLAS if it exports sgemm_."""
     spec = importlib.util.find_spec('scipy')
     if spec is None or spec.origin is None:
         return None
     libs = Path(spec.origin).parent.parent / 'scipy.libs'
-    for lib in sorted(libs.glob('libopenblas*.so')):
+    for lib in sorted(libs.glob('lib*openblas*.so')):
         # NOTE: newer scipy wheels prefix their symbols (scipy_sgemm_),
         # which Theano's C code cannot call; the link test weeds them out.
         if ' ' in str(lib):
@@ -172,6 +175,33 @@ def default_base_compiledir(backend):
     return base if os.access(base, os.W_OK | os.X_OK) else None
 
 
+def requested_gpu(name, user, environ):
+    """Return the GPU device the user asked for ('' for none).
+
+    Refuses what would otherwise end in a traceback or, worse, a silent run
+    on the CPU: Theano's removed `gpu` back-end, and a device for PyTensor,
+    which has no such flag.
+    """
+    asked = user.get('device', '')
+    if name == 'pytensor':
+        theano_user = user_settings(BACKENDS['theano'], environ)
+        asked = asked or theano_user.get('device', '')
+        if asked.startswith(('cuda', 'gpu', 'opencl')):
+            raise BackendError(
+                f'device={asked} is set, but this Python runs PyTensor, which '
+                'has no device flag; drop device and use '
+                'PYTENSOR_FLAGS=mode=JAX with jax[cuda] installed, or use '
+                'Python 3.11 with Theano and pygpu (see README, GPU)')
+        return ''
+    for key in ('device', 'init_gpu_device'):
+        if user.get(key, '').startswith('gpu'):
+            raise BackendError(
+                f"{key}={user[key]} names Theano's old GPU back-end, which "
+                'Theano 1.0 removed; set it to cuda (or cuda0, cuda1, ...) in '
+                'THEANO_FLAGS or ~/.theanorc')
+    return asked if asked.startswith(('cuda', 'opencl')) else ''
+
+
 def configure(name, environ=os.environ):
     """Fill in the package's defaults where the user set nothing.
 
@@ -200,9 +230,19 @@ def configure(name, environ=os.environ):
         if default_base_compiledir(backend) is None:
             fallback = Path(
                 tempfile.gettempdir(), f'mlp_mnist-{name}-{os.getuid()}')
+            fallback.mkdir(mode=0o700, exist_ok=True)
             defaults['base_compiledir'] = str(fallback)
-            chosen['compiledir_note'] = (
-                f'~/.{name} is not writable, compiling in {fallback}')
+            print(f'note: ~/.{name} cannot be written, so compiled code goes '
+                  f'to {fallback}; set base_compiledir in '
+                  f'{backend.flags_var} to choose another place',
+                  file=sys.stderr)
+    chosen['gpu'] = requested_gpu(name, user, environ)
+    floatX = user.get('floatx', 'float32')
+    if chosen['gpu'] and floatX != 'float32':
+        print(f'warning: floatX={floatX} with device={chosen["gpu"]}: the '
+              'GPU computes float32 fast and float64 slowly, and some float64 '
+              'operations stay on the CPU; set floatX=float32',
+              file=sys.stderr)
 
     if defaults:
         ours = ','.join(
@@ -215,10 +255,78 @@ def configure(name, environ=os.environ):
     return chosen
 
 
-def _import(name):
+class _Records(logging.Handler):
+    """Keep log records instead of printing them."""
+
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def _import_theano(gpu):
+    """Import Theano; with a GPU asked for, stop unless pygpu came up.
+
+    Theano 1.0.5 only logs a traceback when pygpu is missing or broken and
+    then runs everything on the CPU; its log is caught here and turned into
+    one line that says why and what to do.
+    """
+    logger = logging.getLogger('theano.gpuarray')
+    records = _Records()
+    logger.addHandler(records)
+    logger.propagate = False
+    try:
+        import theano
+        if gpu:
+            import theano.gpuarray
+    finally:
+        logger.removeHandler(records)
+        logger.propagate = True
+    if gpu and not theano.gpuarray.pygpu_activated:
+        problem, fix = _pygpu_problem(records.records)
+        raise BackendError(
+            f'device={gpu} is set, but {problem}; {fix} (see README, GPU), '
+            'or train on the CPU with THEANO_FLAGS=device=cpu')
+    return theano
+
+
+def _first_line(error):
+    """Return the first line of an exception's message, bytes decoded."""
+    message = error.args[0] if error.args else ''
+    if isinstance(message, bytes):
+        message = message.decode(errors='replace')
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _pygpu_problem(records):
+    """Return (what went wrong, what to do) when pygpu gave Theano no GPU."""
+    install = 'install pygpu 0.7 with its libgpuarray'
+    try:
+        import pygpu
+        import pygpu.gpuarray  # noqa: F401, the compiled part
+    except Exception as e:
+        return f'pygpu cannot be imported ({_first_line(e)})', install
+    version = getattr(pygpu, '__version__', 'of unknown version')
+    for record in records:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None:
+            continue
+        problem = (f'pygpu {version} could not start the GPU '
+                   f'({type(error).__name__}: {_first_line(error)})')
+        if 'version' in _first_line(error):
+            return problem, install
+        return problem, ('check the NVIDIA driver and that libcuda.so, '
+                         'libnvrtc.so and libcublas.so can be loaded')
+    return f'pygpu {version} could not start the GPU', install
+
+
+def _import(name, gpu=''):
     """Import the back-end and return the pieces the model module needs."""
     if name == 'theano':
-        import theano
+        theano = _import_theano(gpu)
         import theano.tensor as T
         nnet = T.nnet
         return (theano, T, nnet.sigmoid, nnet.softmax,
@@ -226,26 +334,71 @@ def _import(name):
     import pytensor
     import pytensor.tensor as T
 
+    def softmax(x):
+        # row by row, as Theano's; PyTensor's default takes all elements
+        return T.special.softmax(x, axis=-1)
+
     def categorical_crossentropy(coding_dist, true_dist):
         # Theano's T.nnet.categorical_crossentropy for one-hot targets
         return -T.sum(true_dist * T.log(coding_dist), axis=-1)
 
-    return (pytensor, T, T.sigmoid, T.special.softmax,
-            categorical_crossentropy)
+    return pytensor, T, T.sigmoid, softmax, categorical_crossentropy
 
 
 NAME = choose_backend()
 CHOSEN = configure(NAME)
-(theano, T, sigmoid, softmax, categorical_crossentropy) = _import(NAME)
+(theano, T, sigmoid, softmax, categorical_crossentropy) = _import(
+    NAME, CHOSEN['gpu'])
 config = theano.config
 function = theano.function
 shared = theano.shared
 
 
+def shared_data(X):
+    """Return a shared variable for a data set, kept where the work runs.
+
+    Theano with device=cuda puts it in GPU memory by itself. PyTensor's JAX
+    mode hands a shared value to its compiled function as it is, so a numpy
+    array would be copied to the device at every call; a JAX array stays.
+    """
+    variable = shared(X, borrow=True)
+    if NAME == 'pytensor' and str(config.mode).upper() == 'JAX':
+        import jax
+        variable.container.storage[0] = jax.device_put(X)
+    return variable
+
+
+def check_device(fn):
+    """Stop when a GPU was asked for but compiled `fn` holds no GPU op.
+
+    Skipped for float64, which the warning at import already covers.
+    """
+    if not CHOSEN['gpu'] or config.floatX != 'float32':
+        return
+    nodes = fn.maker.fgraph.apply_nodes
+    if not any(type(node.op).__module__.startswith('theano.gpuarray')
+               for node in nodes):
+        raise BackendError(
+            f'device={CHOSEN["gpu"]} is set and pygpu is up, but the compiled '
+            'train function runs entirely on the CPU; check that floatX is '
+            'float32 and that nothing in THEANO_FLAGS (such as '
+            'optimizer_excluding) keeps the work off the GPU')
+
+
+def device_used():
+    """Return the device the compiled functions run on, e.g. 'cuda0:H200'."""
+    if not CHOSEN['gpu']:
+        return 'cpu'
+    import theano.gpuarray
+    contexts = theano.gpuarray.init_dev.devmap
+    return ','.join(f'{dev}:{ctx.devname.replace(" ", "_")}'
+                    for dev, ctx in contexts.items()) or CHOSEN['gpu']
+
+
 def settings():
     """Return the effective back-end settings as an ordered dict of strings."""
-    device = getattr(config, 'device', 'cpu')
-    compiledir = config.compiledir
+    device = device_used()
+    compiledir = str(config.compiledir)  # a Path in PyTensor
     home = os.path.expanduser('~')
     if compiledir.startswith(home + os.sep):
         compiledir = '~' + compiledir[len(home):]

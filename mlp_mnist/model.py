@@ -47,6 +47,19 @@ def cost_of(py_x, Y):
     return T.mean(categorical_crossentropy(py_x, Y))
 
 
+def minibatches(data, batch_size):
+    """Return shared `data` (n, k) seen as (n // batch_size, batch_size, k).
+
+    Rows past the last full batch are left out. Taking batch i as
+    `minibatches(data, batch_size)[i]` keeps every shape fixed, which
+    PyTensor's JAX and PyTorch modes need; Theano makes it a view, no copy.
+    """
+    n_rows, n_cols = data.get_value(borrow=True).shape
+    n_batches = n_rows // batch_size
+    return data[:n_batches * batch_size].reshape(
+        (n_batches, batch_size, n_cols))
+
+
 def compile_functions(sets, w_h, w_o, batch_size=128, learning_rate=0.05,
                       eval_batch_size=1000):
     """Compile the train, evaluate and predict functions.
@@ -67,27 +80,52 @@ def compile_functions(sets, w_h, w_o, batch_size=128, learning_rate=0.05,
     cost = cost_of(py_x, Y)
     updates = sgd(cost, [w_h, w_o], learning_rate)
 
-    X_train, Y_train = sets['train']
-    batch = slice(index * batch_size, (index + 1) * batch_size)
+    # NOTE: the last partial minibatch is skipped, as in the tutorial
+    X_train, Y_train = (minibatches(s, batch_size) for s in sets['train'])
     train_fn = function(
         [index], cost, updates=updates,
-        givens={X: X_train[batch], Y: Y_train[batch]})
+        givens={X: X_train[index], Y: Y_train[index]})
 
     n_correct = T.sum(T.eq(y_x, T.argmax(Y, axis=1)))
-    eval_batch = slice(index * eval_batch_size,
-                       (index + 1) * eval_batch_size)
-    correct_fns = {
-        name: function([index], n_correct,
-                       givens={X: X_set[eval_batch], Y: Y_set[eval_batch]})
-        for name, (X_set, Y_set) in sets.items() if name != 'train'}
+    counters = {name: _counter(n_correct, X, Y, index, X_set, Y_set,
+                               eval_batch_size)
+                for name, (X_set, Y_set) in sets.items() if name != 'train'}
 
     def evaluate(name):
         n = sets[name][0].get_value(borrow=True).shape[0]
-        if n == 0:
-            return float('nan')
-        n_batches = -(-n // eval_batch_size)  # the last one may be short
-        correct = sum(correct_fns[name](i) for i in range(n_batches))
-        return float(correct) / n
+        return counters[name]() / n if n else float('nan')
 
-    predict_fn = function([X], py_x)
-    return train_fn, evaluate, predict_fn
+    return train_fn, evaluate, compile_predict(w_h, w_o)
+
+
+def compile_predict(w_h, w_o):
+    """Return predict_fn(X): probabilities (n, 10) for rows X (n, 784)."""
+    X = T.matrix('X')
+    return function([X], model(X, w_h, w_o))
+
+
+def _counter(n_correct, X, Y, index, X_set, Y_set, batch_size):
+    """Return a function counting the right answers over a whole set.
+
+    Full batches go through one compiled function taking the batch index,
+    the rest (fewer than batch_size rows) through another, so memory stays
+    bounded and every shape is fixed.
+    """
+    n_rows = X_set.get_value(borrow=True).shape[0]
+    n_full = n_rows // batch_size
+    full_fn = rest_fn = None
+    if n_full:
+        X_batches = minibatches(X_set, batch_size)
+        Y_batches = minibatches(Y_set, batch_size)
+        full_fn = function([index], n_correct, givens={
+            X: X_batches[index], Y: Y_batches[index]})
+    if n_rows % batch_size:
+        start = n_full * batch_size
+        rest_fn = function([], n_correct, givens={
+            X: X_set[start:], Y: Y_set[start:]})
+
+    def count():
+        correct = sum(int(full_fn(i)) for i in range(n_full))
+        return correct + (int(rest_fn()) if rest_fn else 0)
+
+    return count

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,7 +17,8 @@ def test_user_settings_read_rc_then_flags(tmp_path):
     rc = tmp_path / 'rc'
     rc.write_text('[global]\nfloatX = float64\ndevice = cpu\n'
                   '[blas]\nldflags = -lmkl_rt\n')
-    environ = {'THEANORC': str(rc), 'THEANO_FLAGS': 'device=cuda,,mode=FAST_RUN'}
+    environ = {'THEANORC': str(rc),
+               'THEANO_FLAGS': 'device=cuda,,mode=FAST_RUN'}
     assert backend.user_settings(THEANO, environ) == {
         'floatx': 'float64', 'device': 'cuda', 'blas.ldflags': '-lmkl_rt',
         'mode': 'FAST_RUN'}
@@ -50,7 +52,7 @@ def test_configure_keeps_what_the_user_set(no_rc, monkeypatch):
     environ = dict(no_rc, THEANO_FLAGS='floatX=float64,blas.ldflags=-lblas')
     chosen = backend.configure('theano', environ)
     assert environ['THEANO_FLAGS'] == 'floatX=float64,blas.ldflags=-lblas'
-    assert chosen == {'filled_in': [], 'blas': 'user:-lblas'}
+    assert chosen == {'filled_in': [], 'blas': 'user:-lblas', 'gpu': ''}
 
 
 def test_no_blas_warns_once_with_the_fix(no_rc, monkeypatch, capsys):
@@ -76,7 +78,7 @@ def test_scipy_openblas_when_no_system_one(monkeypatch):
         backend, 'link_test', lambda flags: flags != ['-lopenblas'])
     ldflags, label = backend.find_blas()
     assert label == 'openblas:scipy'
-    assert '-lopenblas' in ldflags and 'scipy.libs' in ldflags
+    assert 'openblas' in ldflags and 'scipy.libs' in ldflags
 
 
 def test_scipy_openblas_really_links():
@@ -96,8 +98,11 @@ def test_unknown_forced_backend_is_one_line():
 def test_user_flags_win_in_a_real_import(tmp_path):
     code = ('import json; from mlp_mnist import backend; '
             'print(json.dumps(backend.settings()))')
-    env = dict(os.environ, HOME=str(tmp_path), THEANORC=str(tmp_path / 'rc'),
-               THEANO_FLAGS='floatX=float64,blas.ldflags=')
+    ours = backend.BACKENDS[backend.NAME]
+    env = dict(os.environ, HOME=str(tmp_path))
+    env[ours.rc_var] = str(tmp_path / 'rc')
+    env[ours.flags_var] = f'floatX=float64,{ours.flag("blas.ldflags")}='
+
     run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True)
     settings = json.loads(run.stdout.splitlines()[-1])
@@ -105,3 +110,26 @@ def test_user_flags_win_in_a_real_import(tmp_path):
     assert settings['blas'] == 'none'
     assert 'defaults' not in settings
     assert 'no BLAS library found' not in run.stderr
+
+
+def test_forcing_a_missing_backend_is_one_line():
+    missing = [name for name in backend.BACKENDS
+               if importlib.util.find_spec(name) is None]
+    if not missing:
+        pytest.skip('both back-ends are installed here')
+    with pytest.raises(backend.BackendError,
+                       match=f'MLP_MNIST_BACKEND={missing[0]} but '
+                             f'{missing[0]} is not installed'):
+        backend.choose_backend({'MLP_MNIST_BACKEND': missing[0]})
+
+
+def test_the_installed_backend_is_chosen_without_forcing():
+    installed = [name for name in backend.BACKENDS
+                 if importlib.util.find_spec(name) is not None]
+    assert backend.choose_backend({}) == installed[0] == backend.NAME
+
+
+def test_forcing_ignores_case_and_spaces():
+    forced = f' {backend.NAME.upper()} '
+    assert backend.choose_backend({'MLP_MNIST_BACKEND': forced}) == (
+        backend.NAME)
