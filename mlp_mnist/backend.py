@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from .errors import UserError
@@ -278,9 +279,21 @@ def _import_theano(gpu):
     logger.addHandler(records)
     logger.propagate = False
     try:
-        import theano
-        if gpu:
-            import theano.gpuarray
+        with warnings.catch_warnings():
+            # Theano's GPU code, imported by `import theano` itself when
+            # a GPU is asked for, uses pkg_resources; Theano's to act on
+            warnings.filterwarnings('ignore', 'pkg_resources is deprecated')
+            import theano
+            if gpu:
+                import theano.gpuarray
+    except ImportError as e:
+        if not gpu:
+            raise
+        fix = ("pip install 'setuptools<82'" if e.name == 'pkg_resources'
+               else 'reinstall with pip install -e .')
+        raise BackendError(
+            f'device={gpu} is set, but Theano\'s GPU code cannot be '
+            f'imported ({_first_line(e)}); {fix}') from None
     finally:
         logger.removeHandler(records)
         logger.propagate = True

@@ -85,6 +85,22 @@ def test_broken_pygpu_stops_before_training(tmp_path, init, expected):
 
 
 @theano_only
+def test_missing_pkg_resources_is_named(tmp_path):
+    # setuptools 82 and later have no pkg_resources, which Theano's GPU
+    # code imports; hide the installed one
+    fake = tmp_path / 'fake' / 'pkg_resources'
+    fake.mkdir(parents=True)
+    (fake / '__init__.py').write_text(
+        "raise ModuleNotFoundError(\"No module named 'pkg_resources'\", "
+        "name='pkg_resources')\n")
+    run = run_script(tmp_path, 'device=cuda', fake.parent)
+    assert run.returncode == 1 and run.stdout == ''
+    assert run.stderr == (
+        "error: device=cuda is set, but Theano's GPU code cannot be imported "
+        "(No module named 'pkg_resources'); pip install 'setuptools<82'\n")
+
+
+@theano_only
 def test_old_gpu_spelling_points_to_cuda(tmp_path):
     run = run_script(tmp_path, 'device=gpu0')
     assert run.returncode == 1
