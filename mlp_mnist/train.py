@@ -363,8 +363,9 @@ def train(data, n_epochs=100, batch_size=128, learning_rate=0.05,
                 f'time {seconds:.1f}s')
 
         if epoch < n_epochs:
+            epochs = 'epoch' if patience == 1 else 'epochs'
             log(f'early stop: valid_acc has not improved for {patience} '
-                'epochs')
+                f'{epochs}')
         last = weights()
         best = history[state['best_epoch'] - 1]
         summary = (f'done  {epoch} epochs in '

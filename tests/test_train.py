@@ -241,7 +241,7 @@ def test_best_validation_epoch_is_kept_and_reported(toy_sets, reference):
         f'test_acc {history[best - 1]["test_acc"]:.4f}  weights -']
 
 
-@pytest.mark.parametrize('patience', [2, 3])
+@pytest.mark.parametrize('patience', [1, 2, 3])
 def test_patience_stops_after_epochs_without_improvement(toy_sets,
                                                          reference,
                                                          patience):
@@ -260,8 +260,9 @@ def test_patience_stops_after_epochs_without_improvement(toy_sets,
                    shuffle=True, log=lines.append, **SETTINGS)
     assert without_seconds(result['history']) == without_seconds(
         history[:stop])
+    epochs = 'epoch' if patience == 1 else 'epochs'
     assert lines[-2] == (f'early stop: valid_acc has not improved for '
-                         f'{patience} epochs')
+                         f'{patience} {epochs}')
     assert result['best_epoch'] == best_epoch
 
 
