@@ -31,5 +31,6 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7'],
+        'bench': ['threadpoolctl>=3', 'torch'],
     },
 )

@@ -341,8 +341,11 @@ def _import(name, gpu=''):
     if name == 'theano':
         theano = _import_theano(gpu)
         import theano.tensor as T
+        from . import cache
+        from .sigmoid import sigmoid
+        cache.apply()
         nnet = T.nnet
-        return (theano, T, nnet.sigmoid, nnet.softmax,
+        return (theano, T, sigmoid, nnet.softmax,
                 nnet.categorical_crossentropy)
     import pytensor
     import pytensor.tensor as T

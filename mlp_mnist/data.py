@@ -187,7 +187,10 @@ def load_mnist(path):
             'files, found no such file or folder',
             f'give --data an existing path, or {GET_DATA}')
     from .backend import config
-    return tuple((X.astype(config.floatX), y.astype(np.int32))
+    # copies only what needs it: other dtypes, and the read-only arrays
+    # of a Python 3 pickle
+    return tuple((np.require(X, config.floatX, ['C', 'W']),
+                  np.require(y, np.int32, ['C', 'W']))
                  for X, y in sets)
 
 
@@ -297,7 +300,7 @@ def _load_idx_pair(images_path, labels_path):
             f'{len(labels):,} labels', 'use image and label files of one set')
     _check_labels(labels_path, labels, 'the labels')
     X = images.reshape(len(images), N_PIXELS) / np.float32(256)
-    return X.astype(np.float32), labels
+    return X.astype(np.float32, copy=False), labels
 
 
 def _check_labels(path, y, where):
