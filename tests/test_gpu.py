@@ -100,6 +100,25 @@ def test_missing_pkg_resources_is_named(tmp_path):
         "(No module named 'pkg_resources'); pip install 'setuptools<82'\n")
 
 
+
+@theano_only
+def test_theanorc_example_is_read_as_written(tmp_path):
+    # copied as ~/.theanorc on a machine without a GPU, device changed
+    example = (ROOT / 'theanorc.example').read_text()
+    assert '\ndevice = cuda\n' in example
+    rc = tmp_path / '.theanorc'
+    rc.write_text(example.replace('\ndevice = cuda\n', '\ndevice = cpu\n'))
+    code = ('from mlp_mnist import backend; c = backend.config; '
+            'print(c.device, c.floatX, c.gpuarray.preallocate, '
+            'backend.CHOSEN["filled_in"])')
+    env = dict(os.environ, THEANORC=str(rc))
+    env.pop('THEANO_FLAGS', None)
+    run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    # floatX is the file's; only the BLAS, commented out there, is filled in
+    assert run.stdout.split() == ['cpu', 'float32', '0.2', "['blas']"]
+
 @theano_only
 def test_old_gpu_spelling_points_to_cuda(tmp_path):
     run = run_script(tmp_path, 'device=gpu0')
