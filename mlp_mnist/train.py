@@ -194,6 +194,11 @@ def predict_labels(predict_fn, X, batch_size=1000):
     return np.concatenate(labels or [np.zeros(0, np.int64)])
 
 
+def epoch_count(n):
+    """Return '1 epoch', '2 epochs', ..."""
+    return f'{n} epoch' if n == 1 else f'{n} epochs'
+
+
 def train_epoch(train_fn, n_batches, epoch, n_epochs, learning_rate,
                 progress):
     """Run `train_fn` on minibatches 0 to n_batches - 1; return the mean cost.
@@ -363,12 +368,11 @@ def train(data, n_epochs=100, batch_size=128, learning_rate=0.05,
                 f'time {seconds:.1f}s')
 
         if epoch < n_epochs:
-            epochs = 'epoch' if patience == 1 else 'epochs'
-            log(f'early stop: valid_acc has not improved for {patience} '
-                f'{epochs}')
+            log('early stop: valid_acc has not improved for '
+                f'{epoch_count(patience)}')
         last = weights()
         best = history[state['best_epoch'] - 1]
-        summary = (f'done  {epoch} epochs in '
+        summary = (f'done  {epoch_count(epoch)} in '
                    f'{time.perf_counter() - started:.1f}s  '
                    f'best_epoch {best["epoch"]}  '
                    f'valid_acc {best["valid_acc"]:.4f}  '

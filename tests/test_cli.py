@@ -38,7 +38,7 @@ def test_one_epoch_end_to_end(idx_folder, tmp_path, capsys):
     assert {'backend', 'blas', 'compiledir'} <= set(settings)
     match = EPOCH_LINE.match(lines[1])
     assert match and match.group(1, 2) == ('1', '1')
-    assert re.match(r'^done  1 epochs in \d+\.\ds  best_epoch 1  '
+    assert re.match(r'^done  1 epoch in \d+\.\ds  best_epoch 1  '
                     rf'valid_acc {match.group(4)}  '
                     rf'test_acc {match.group(5)}  '
                     rf'weights {re.escape(str(out))}/weights.npz$', lines[2])

@@ -260,9 +260,9 @@ def test_patience_stops_after_epochs_without_improvement(toy_sets,
                    shuffle=True, log=lines.append, **SETTINGS)
     assert without_seconds(result['history']) == without_seconds(
         history[:stop])
-    epochs = 'epoch' if patience == 1 else 'epochs'
+    unit = 'epoch' if patience == 1 else 'epochs'
     assert lines[-2] == (f'early stop: valid_acc has not improved for '
-                         f'{patience} {epochs}')
+                         f'{patience} {unit}')
     assert result['best_epoch'] == best_epoch
 
 
