@@ -349,6 +349,12 @@ def _import(name, gpu=''):
                 nnet.categorical_crossentropy)
     import pytensor
     import pytensor.tensor as T
+    if str(pytensor.config.mode).upper() == 'JAX':
+        # JAX computes in 32 bits unless told otherwise, and says so once
+        # for the 64-bit accumulators of sums and for the int64 index
+        warnings.filterwarnings(
+            'ignore', r'Explicitly requested dtype (float|int)64 ',
+            UserWarning)
 
     def softmax(x):
         # row by row, as Theano's; PyTensor's default takes all elements
