@@ -96,10 +96,12 @@ def user_settings(backend, environ=os.environ):
     rc = configparser.RawConfigParser()
     try:
         rc.read([os.path.expanduser(p) for p in rc_files.split(os.pathsep)])
-    except configparser.Error as e:
+    except (configparser.Error, UnicodeDecodeError) as e:
+        reason = (e.message.splitlines()[0] if isinstance(
+            e, configparser.Error) else 'it is not text')
         raise BackendError(
-            f'cannot read {rc_files}: {e.message.splitlines()[0]}; '
-            'fix or move that file') from None
+            f'cannot read {rc_files}: {reason}; fix or move that '
+            'file') from None
     for section in rc.sections():
         for option in rc.options(section):
             key = option if section == 'global' else f'{section}.{option}'
@@ -108,7 +110,13 @@ def user_settings(backend, environ=os.environ):
     lexer = shlex.shlex(environ.get(backend.flags_var, ''), posix=True)
     lexer.whitespace = ','
     lexer.whitespace_split = True
-    for pair in lexer:
+    try:
+        pairs = list(lexer)
+    except ValueError as e:  # an unclosed quote
+        raise BackendError(
+            f'cannot read {backend.flags_var}: {str(e).lower()}; close '
+            'the quotes or drop them') from None
+    for pair in pairs:
         key, eq, value = pair.strip().partition('=')
         if eq:
             settings[key.replace('__', '.').lower()] = value
@@ -367,9 +375,26 @@ def _import(name, gpu=''):
     return pytensor, T, T.sigmoid, softmax, categorical_crossentropy
 
 
+def _import_checked(name, gpu):
+    """Return what _import does; a setting the back-end refuses stops it.
+
+    The mode is looked up now, which would otherwise happen at the first
+    compile, deep in a traceback.
+    """
+    backend = BACKENDS[name]
+    try:
+        pieces = _import(name, gpu)
+        pieces[0].compile.mode.get_mode(pieces[0].config.mode)
+    except ValueError as e:
+        raise BackendError(
+            f'{name} refused a setting: {_first_line(e).rstrip(".")}; '
+            f'fix it in {backend.flags_var} or {backend.rc_default}') from None
+    return pieces
+
+
 NAME = choose_backend()
 CHOSEN = configure(NAME)
-(theano, T, sigmoid, softmax, categorical_crossentropy) = _import(
+(theano, T, sigmoid, softmax, categorical_crossentropy) = _import_checked(
     NAME, CHOSEN['gpu'])
 config = theano.config
 function = theano.function

@@ -175,17 +175,23 @@ def load_mnist(path):
     as in mnist.pkl.gz.
     """
     path = Path(path)
-    if path.is_dir() and (path / PICKLE_NAME).is_file():
-        sets = read_pickle(path / PICKLE_NAME)
-    elif path.is_dir():
-        sets = _load_idx_folder(path)
-    elif path.is_file():
-        sets = read_pickle(path)
-    else:
+    try:
+        if path.is_dir() and (path / PICKLE_NAME).is_file():
+            sets = read_pickle(path / PICKLE_NAME)
+        elif path.is_dir():
+            sets = _load_idx_folder(path)
+        elif path.is_file():
+            sets = read_pickle(path)
+        else:
+            raise DataError(
+                path, 'expected mnist.pkl.gz or a folder of the four MNIST '
+                'IDX files, found no such file or folder',
+                f'give --data an existing path, or {GET_DATA}')
+    except OSError as e:  # no permission, a name too long, ...
         raise DataError(
-            path, 'expected mnist.pkl.gz or a folder of the four MNIST IDX '
-            'files, found no such file or folder',
-            f'give --data an existing path, or {GET_DATA}')
+            e.filename or path, f'expected a file to read, found that it '
+            f'cannot be read ({e.strerror})',
+            'check the path and its permissions') from None
     from .backend import config
     # copies only what needs it: other dtypes, and the read-only arrays
     # of a Python 3 pickle
@@ -410,11 +416,13 @@ def _check_sets(path, sets):
                 path, f'expected {where} to have {len(X):,} labels in a '
                 f'row, found labels of shape {y.shape}', fix)
         if not np.issubdtype(X.dtype, np.floating):
-            low, high = (X.min(), X.max()) if X.size else (0, 0)
+            found = str(X.dtype)
+            if np.issubdtype(X.dtype, np.number) and X.size:
+                found += f' from {X.min()} to {X.max()}'
             raise DataError(
                 path, f'expected {where} pixels as floats in [0, 1), found '
-                f'{X.dtype} from {low} to {high}',
-                'divide the pixels by 256 and save them as float32')
+                f'{found}', 'divide the pixels by 256 and save them as '
+                'float32')
         if not np.isfinite(X).all():
             n_bad = int(np.size(X) - np.isfinite(X).sum())
             raise DataError(

@@ -30,7 +30,7 @@ from .data import (GZIP_MAGIC, IDX_FILES, PICKLE_NAME, DataError,
                    default_data_dir, find_data, find_idx, looks_like_html,
                    missing_idx, read_bytes, read_pickle)
 from .errors import UserError
-from .files import ensure_writable
+from .files import ensure_writable, missing_folders, remove_empty
 
 # deeplearning.net's mnist.pkl.gz, the file the tutorial reads
 PICKLE_MD5 = 'a02cd19f81d51c426d7ca14024243ce9'
@@ -105,7 +105,8 @@ def _get(url, path):
     try:
         answer = requests.get(url, headers=headers, stream=True,
                               timeout=TIMEOUT)
-    except requests.RequestException as e:
+    except (requests.RequestException,
+            urllib3.exceptions.LocationParseError) as e:
         raise _failure(e) from None
     with answer:
         code = answer.status_code
@@ -188,8 +189,9 @@ def _failure(e):
         return Retry(f'no answer within {TIMEOUT} s')
     if isinstance(e, (requests.exceptions.InvalidSchema,
                       requests.exceptions.MissingSchema,
-                      requests.exceptions.InvalidURL)):
-        return Failed('not an http:// or https:// URL')
+                      requests.exceptions.InvalidURL,
+                      urllib3.exceptions.LocationParseError)):
+        return Failed('not a valid http:// or https:// URL')
     if isinstance(e, requests.exceptions.SSLError):
         return Failed(f'TLS failed ({reason})')
     if 'NameResolutionError' in text or 'Failed to resolve' in text:
@@ -223,11 +225,11 @@ def verify_pickle(path):
             'every check of the loader')
 
 
-def stage_idx(path, staging, name):
-    """Move `path` into `staging` as IDX file `name` if it is MNIST's.
+def check_idx(path, name):
+    """Raise Failed unless `path` holds MNIST's IDX file `name`.
 
     Accepts any gzip (or none) of the right raw bytes: the SHA-256 is that
-    of the decompressed data. Raises Failed otherwise.
+    of the decompressed data.
     """
     try:
         raw = read_bytes(path)
@@ -237,6 +239,31 @@ def stage_idx(path, staging, name):
     if digest != IDX_FILES[name]:
         raise Failed(f'expected SHA-256 {IDX_FILES[name][:16]}..., found '
                      f'{digest[:16]}...: not the MNIST file')
+
+
+def verify_data(found):
+    """Return how the MNIST that find_data found passed; raise Failed.
+
+    The message of Failed starts with the path of the file that failed.
+    """
+    path = found
+    try:
+        if found.is_file():
+            return verify_pickle(found)
+        for name in IDX_FILES:
+            path = find_idx(found, name)
+            check_idx(path, name)
+    except Failed as e:
+        raise Failed(f'{path.absolute()}: {e}') from None
+    return 'ok, SHA-256 verified'
+
+
+def stage_idx(path, staging, name):
+    """Move `path` into `staging` as IDX file `name` if it is MNIST's.
+
+    Raises Failed otherwise, as check_idx.
+    """
+    check_idx(path, name)
     with open(path, 'rb') as f:
         suffix = '.gz' if f.read(2) == GZIP_MAGIC else ''
     os.replace(path, Path(staging) / (name + suffix))
@@ -424,9 +451,9 @@ def fetch_mnist(dest=None, log=print, sources=None):
     if found:
         log(f'data: using {found.absolute()}')
         return found
-    made = _missing_folders(dest)
-    ensure_writable(dest, 'choose another folder with --dest or '
-                    'MLP_MNIST_DATA')
+    made = missing_folders(dest)
+    ensure_writable(dest, 'set MLP_MNIST_DATA to a folder you can write '
+                    '(or give python -m mlp_mnist.download --dest DIR)')
     need = missing_idx(dest)
     have = [name for name in IDX_FILES if name not in need]
     log(f'data: {dest.absolute()}: ' + (
@@ -455,11 +482,7 @@ def fetch_mnist(dest=None, log=print, sources=None):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if result is None:
-            for folder in made:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
+            remove_empty(made)
 
     files = ', '.join(f'{name}.gz' for name in need)
     raise DownloadError(
@@ -492,16 +515,6 @@ def _install(staging, dest, need):
     return result
 
 
-def _missing_folders(folder):
-    """Return the folders that creating `folder` makes, deepest first."""
-    missing = []
-    folder = Path(folder).absolute()
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description='fetch MNIST and verify it',
@@ -511,8 +524,18 @@ def main(argv=None):
         help="data folder (default: $MLP_MNIST_DATA, else the checkout's "
              'data/)')
     args = parser.parse_args(argv)
+    dest = args.dest or default_data_dir()
     try:
-        fetch_mnist(args.dest)
+        already = find_data(dest)
+        path = fetch_mnist(dest)
+        if already:
+            # fetch_mnist uses what is in place as it is; this command
+            # promises verified data
+            print(f'data: {path.absolute()}: {verify_data(path)}')
+    except Failed as e:
+        print(f'error: {e}; delete it and run python -m mlp_mnist.download '
+              'again', file=sys.stderr)
+        return 1
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

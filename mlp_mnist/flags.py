@@ -5,6 +5,7 @@ error naming the flag, so a nonsense value never reaches the training code.
 """
 import argparse
 import math
+from pathlib import Path
 
 
 def whole_number(minimum, maximum=None):
@@ -38,3 +39,11 @@ def positive_number(text):
         raise argparse.ArgumentTypeError(
             f'{text} is not a positive finite number')
     return value
+
+
+def nonempty_path(text):
+    """Parse a path; an empty one, which would mean '.', is refused."""
+    if not text:
+        raise argparse.ArgumentTypeError('an empty path; give a file or '
+                                         'folder')
+    return Path(text)

@@ -6,6 +6,8 @@ the middle. `read_digit` does the same, with Pillow, to a PNG or JPEG of
 any size, so that a scan or a drawing reaches the network in the form it
 was trained on; the tutorial itself only ever classifies MNIST rows.
 """
+import warnings
+
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -25,12 +27,20 @@ def read_digit(path, invert=False):
     not a PNG or JPEG image.
     """
     try:
-        with Image.open(path, formats=FORMATS) as image:
-            grey = to_grey(image, invert)
+        with warnings.catch_warnings():
+            # Pillow warns from 89 million pixels on; up to its limit of
+            # twice that, a picture is read and scaled down like any other
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(path, formats=FORMATS) as image:
+                grey = to_grey(image, invert)
     except FileNotFoundError:
         raise UserError(f'{path}: no such file') from None
     except UnidentifiedImageError:
         raise UserError(f'{path}: not a PNG or JPEG image') from None
+    except Image.DecompressionBombError:
+        raise UserError(
+            f'{path}: over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, too large '
+            'to read safely; scale it down') from None
     except (OSError, SyntaxError, ValueError) as e:
         raise UserError(f'{path}: cannot read the image ({e})') from None
     frame = mnist_frame(grey)

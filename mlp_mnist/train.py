@@ -68,7 +68,8 @@ def load_weights(path):
     """
     fix = 'give the weights.npz that scripts/train.py --out DIR writes'
     if not Path(path).is_file():
-        raise UserError(f'{path}: no such file; {fix}')
+        what = 'not a file' if Path(path).exists() else 'no such file'
+        raise UserError(f'{path}: {what}; {fix}')
     if not zipfile.is_zipfile(path):
         raise UserError(f'{path}: not a weights file (not an .npz '
                         f'archive); {fix}')
@@ -83,14 +84,14 @@ def load_weights(path):
         reason = str(e).splitlines()[0] if str(e) else 'unreadable'
         raise UserError(f'{path}: not a weights file ({reason}); '
                         f'{fix}') from None
-    if not (w_h.ndim == 2 and w_h.shape[0] == N_PIXELS
+    if not (w_h.ndim == 2 and w_h.shape[0] == N_PIXELS and w_h.shape[1]
             and w_o.shape == (w_h.shape[1], N_CLASSES)
             and np.issubdtype(w_h.dtype, np.floating)
             and np.issubdtype(w_o.dtype, np.floating)):
         raise UserError(
             f'{path}: holds w_h {w_h.shape} {w_h.dtype} and w_o '
             f'{w_o.shape} {w_o.dtype}, expected float arrays (784, n) and '
-            f'(n, 10); {fix}')
+            f'(n, 10), n at least 1; {fix}')
     if not (np.isfinite(w_h).all() and np.isfinite(w_o).all()):
         raise UserError(f'{path}: the weights hold NaN or inf; {fix}')
     return w_h, w_o
@@ -144,18 +145,23 @@ def load_checkpoint(path, run, rng):
                                        'best_w_o')}
         state.update(epoch=int(saved['epoch']),
                      best_epoch=int(saved['best_epoch']))
+        if saved['history'].shape[1:] != (len(HISTORY_FIELDS),):
+            raise ValueError(f'history of shape {saved["history"].shape}')
         state['history'] = [
             dict(zip(HISTORY_FIELDS, [int(row[0]), *map(float, row[1:])]))
             for row in saved['history']]
         rng_state = ('MT19937', saved['rng_keys'], int(saved['rng_pos']),
                      int(saved['rng_has_gauss']), float(saved['rng_gauss']))
         made = {k: saved[f'run_{k}'].item() for k in run}
+        _check_state(state, made['n_hidden'])
+        np.random.RandomState().set_state(rng_state)  # a whole state?
     except FileNotFoundError:
         raise UserError(f'{path}: no checkpoint there to resume; '
                         f'{fix}') from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        raise UserError(f'{path}: not a checkpoint ({type(e).__name__}); '
-                        f'{fix}') from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError,
+            zipfile.BadZipFile) as e:
+        raise UserError(f'{path}: not a checkpoint ({type(e).__name__}: '
+                        f'{e}); {fix}') from None
     if any(made[k] != run[k] for k in DATA_KEYS):
         raise UserError(f'{path}: the checkpoint was trained on other data; '
                         f'resume with the same --data, or {fix}')
@@ -167,6 +173,20 @@ def load_checkpoint(path, run, rng):
                         f'settings, or {fix}')
     rng.set_state(rng_state)
     return state
+
+
+def _check_state(state, n_hidden):
+    """Raise ValueError unless a loaded checkpoint's parts fit together."""
+    shapes = {'w_h': (N_PIXELS, n_hidden), 'w_o': (n_hidden, N_CLASSES)}
+    for name, shape in shapes.items():
+        for key in (name, f'best_{name}'):
+            if state[key].shape != shape:
+                raise ValueError(f'{key} is {state[key].shape}, not {shape}')
+    epoch, best = state['epoch'], state['best_epoch']
+    if not (epoch >= 1 and 1 <= best <= epoch
+            and len(state['history']) == epoch):
+        raise ValueError(f'epoch {epoch}, best epoch {best} and '
+                         f'{len(state["history"])} rows of history')
 
 
 def write_history(path, history):
@@ -272,6 +292,9 @@ def train(data, n_epochs=100, batch_size=128, learning_rate=0.05,
     if len(X_valid) == 0:
         raise UserError('the data has no validation images, which pick the '
                         'best epoch; use a larger training set')
+    if len(X_test) == 0:
+        raise UserError('the data has no test images, whose accuracy each '
+                        'epoch reports; use a set with a test part')
     if resume and out is None:
         raise UserError('--resume needs the --out folder of the run')
     if out is not None:
@@ -319,6 +342,11 @@ def train(data, n_epochs=100, batch_size=128, learning_rate=0.05,
         reorder_fn = backend.function([perm], [], updates=[
             (X_shared, X_shared[perm]), (Y_shared, Y_shared[perm])])
         order = np.arange(len(X_train))  # rows of X_train now in X_shared
+
+    if out is not None and not resume:
+        # a fresh run: nothing another run left in `out` stays beside it
+        for name in (CHECKPOINT, WEIGHTS, HISTORY, *PICTURES):
+            (out / name).unlink(missing_ok=True)
 
     extra = {'data': source} if source else {}
     options = {k: v for k, v in (('shuffle', shuffle),

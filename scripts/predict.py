@@ -16,17 +16,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from mlp_mnist.errors import UserError  # noqa: E402
-from mlp_mnist.flags import whole_number  # noqa: E402
+from mlp_mnist.errors import UserError, os_error_line  # noqa: E402
+from mlp_mnist.flags import nonempty_path, whole_number  # noqa: E402
 
 
 def parse_args(argv=None):
     # no ArgumentDefaultsHelpFormatter: no flag here has a default to show
     parser = argparse.ArgumentParser(
         description='classify digit pictures with trained weights')
-    parser.add_argument('images', metavar='IMAGE', type=Path, nargs='*',
+    parser.add_argument('images', metavar='IMAGE', type=nonempty_path,
+                        nargs='*',
                         help='PNG or JPEG pictures of single digits')
-    parser.add_argument('--weights', metavar='FILE', type=Path,
+    parser.add_argument('--weights', metavar='FILE', type=nonempty_path,
                         required=True,
                         help='weights.npz written by scripts/train.py --out')
     parser.add_argument('--invert', action='store_true',
@@ -36,7 +37,7 @@ def parse_args(argv=None):
                         default=[],
                         help='classify these MNIST test images too')
     parser.add_argument(
-        '--data', metavar='PATH', type=Path, default=None,
+        '--data', metavar='PATH', type=nonempty_path, default=None,
         help='MNIST for --test-index; by default $MLP_MNIST_DATA, else '
              "this checkout's data/, fetched when missing")
     args = parser.parse_args(argv)
@@ -96,6 +97,12 @@ def main(argv=None):
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    except OSError as e:
+        print(f'error: {os_error_line(e)}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        return 130
     return 1 if failed else 0
 
 

@@ -9,6 +9,7 @@ Usage: python scripts/train.py [--data PATH] [--epochs N] [--out DIR] ...
 """
 import argparse
 import inspect
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -19,9 +20,11 @@ if str(ROOT) not in sys.path:
 
 from mlp_mnist.data import default_data_dir  # noqa: E402
 from mlp_mnist.download import fetch_mnist  # noqa: E402
-from mlp_mnist.errors import UserError  # noqa: E402
-from mlp_mnist.files import ensure_writable  # noqa: E402
-from mlp_mnist.flags import positive_number, whole_number  # noqa: E402
+from mlp_mnist.errors import UserError, os_error_line  # noqa: E402
+from mlp_mnist.files import (ensure_writable, missing_folders,  # noqa: E402
+                             remove_empty)
+from mlp_mnist.flags import (nonempty_path, positive_number,  # noqa: E402
+                             whole_number)
 from mlp_mnist.train import Interrupted, train  # noqa: E402
 
 DEFAULTS = {name: p.default
@@ -37,7 +40,7 @@ def parse_args(argv=None):
         description='train the tutorial MLP on MNIST',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
-        '--data', metavar='PATH', type=Path, default=None,
+        '--data', metavar='PATH', type=nonempty_path, default=None,
         help='mnist.pkl.gz or a folder of the four MNIST IDX files; '
              "none: $MLP_MNIST_DATA, else this checkout's data/, fetched "
              'when missing')
@@ -64,7 +67,7 @@ def parse_args(argv=None):
     parser.add_argument('--shuffle', action='store_true',
                         default=DEFAULTS['shuffle'],
                         help='draw a new minibatch order every epoch')
-    parser.add_argument('--out', metavar='DIR', type=Path,
+    parser.add_argument('--out', metavar='DIR', type=nonempty_path,
                         default=DEFAULTS['out'],
                         help='folder for the checkpoint, weights.npz, '
                              'history.csv and pictures')
@@ -78,16 +81,24 @@ def parse_args(argv=None):
 
 
 def resume_command(argv):
-    """Return the command line that resumes the run started with argv."""
+    """Return the command line that resumes the run started with argv.
+
+    The script is named as it can be run from the current folder.
+    """
     args = list(argv) + ([] if '--resume' in argv else ['--resume'])
-    return shlex.join(['python', 'scripts/train.py', *args])
+    script = os.path.relpath(__file__)
+    if script.startswith(os.pardir):
+        script = str(Path(__file__).resolve())
+    return shlex.join(['python', script, *args])
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    made = []  # the folders of --out that this run creates
     try:
         if args.out is not None:
+            made = missing_folders(args.out)
             ensure_writable(args.out, 'choose another --out folder')
         data_path = args.data or fetch_mnist(default_data_dir())
         from mlp_mnist.data import load_mnist
@@ -96,18 +107,23 @@ def main(argv=None):
               learning_rate=args.learning_rate, n_hidden=args.n_hidden,
               seed=args.seed, patience=args.patience, shuffle=args.shuffle,
               out=args.out, resume=args.resume, source=data_path)
+        return 0
     except UserError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
+        status, message = 1, f'error: {e}'
+    except OSError as e:
+        status, message = 1, f'error: {os_error_line(e)}'
+    except MemoryError:
+        status, message = 1, ('error: not enough memory for this run; '
+                              'choose a smaller --n-hidden or --batch-size')
     except Interrupted as e:
         hint = f'; resume with: {resume_command(argv)}' if e.saved else ''
-        print(f'{e}{hint}', file=sys.stderr)
-        return 130
+        status, message = 130, f'{e}{hint}'
     except KeyboardInterrupt:
-        print('interrupted before training began; nothing is saved',
-              file=sys.stderr)
-        return 130
-    return 0
+        status, message = 130, ('interrupted before training began; '
+                                'nothing is saved')
+    remove_empty(made)  # an --out folder this run made and left empty
+    print(message, file=sys.stderr)
+    return status
 
 
 if __name__ == '__main__':

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, write_idx_folder
 from mlp_mnist import backend
 
 THEANO = backend.BACKENDS['theano']
@@ -133,3 +133,35 @@ def test_forcing_ignores_case_and_spaces():
     forced = f' {backend.NAME.upper()} '
     assert backend.choose_backend({'MLP_MNIST_BACKEND': forced}) == (
         backend.NAME)
+
+
+def test_unclosed_quote_in_flags_is_one_line(no_rc):
+    environ = dict(no_rc, THEANO_FLAGS='floatX="float32')
+    with pytest.raises(backend.BackendError,
+                       match='^cannot read THEANO_FLAGS: no closing '
+                             'quotation; close the quotes'):
+        backend.user_settings(THEANO, environ)
+
+
+def test_rc_file_that_is_not_text_is_one_line(tmp_path):
+    rc = tmp_path / 'rc'
+    rc.write_bytes(b'[global]\nfloatX = \xff\xfe\n')
+    with pytest.raises(backend.BackendError,
+                       match=f'^cannot read {rc}: it is not text'):
+        backend.user_settings(THEANO, {'THEANORC': str(rc)})
+
+
+def test_a_mode_the_backend_refuses_stops_the_script(tmp_path):
+    data = tmp_path / 'idx'
+    write_idx_folder(data, n_train=120, n_test=20)
+    env = dict(os.environ)
+    env[backend.BACKENDS[backend.NAME].flags_var] = 'mode=NO_SUCH_MODE'
+    run = subprocess.run(
+        [sys.executable, str(ROOT / 'scripts' / 'train.py'), '--data',
+         str(data), '--epochs', '1', '--n-hidden', '8'],
+        env=env, capture_output=True, text=True, timeout=300)
+    # a warning about the BLAS may come first
+    *_, last = run.stderr.splitlines()
+    assert run.returncode == 1 and 'Traceback' not in run.stderr
+    assert last.startswith(f'error: {backend.NAME} refused a setting: ')
+    assert 'Expected one of' in last and run.stderr.count('error:') == 1

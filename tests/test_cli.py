@@ -70,6 +70,14 @@ def test_bad_data_path_is_one_error_line(tmp_path, capsys, make, message):
     assert err.count('\n') == 1
 
 
+def test_failed_run_leaves_no_out_folder_it_made(tmp_path, capsys):
+    out = tmp_path / 'runs' / 'first'
+    rc = train_script.main(['--data', str(tmp_path / 'missing'), '--out',
+                            str(out)])
+    assert rc == 1 and 'no such file or folder' in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_out_is_refused_before_training(idx_folder, tmp_path,
                                                    capsys):
     blocker = tmp_path / 'file'
@@ -95,6 +103,8 @@ def test_unwritable_out_is_refused_before_training(idx_folder, tmp_path,
     ('--learning-rate', 'fast', "'fast' is not a number"),
     ('--seed', '-1', '-1 is less than 0'),
     ('--seed', '4294967296', '4294967296 is more than 4294967295'),
+    ('--out', '', 'an empty path; give a file or folder'),
+    ('--data', '', 'an empty path; give a file or folder'),
 ])
 def test_nonsense_flag_is_refused_by_the_parser(capsys, flag, value,
                                                 message):
@@ -146,6 +156,7 @@ def test_diverging_cost_is_one_error_line(idx_folder, capsys):
 
 def test_ctrl_c_prints_a_resume_command_that_finishes_the_run(
         idx_folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
     stop_in_epoch(2, monkeypatch)
     args = ['--data', str(idx_folder), '--epochs', '3', '--n-hidden', '8',
             '--batch-size', '100', '--shuffle']
@@ -170,3 +181,14 @@ def test_ctrl_c_prints_a_resume_command_that_finishes_the_run(
         with np.load(out / name) as got, np.load(whole / name) as want:
             for key in ('w_h', 'w_o'):
                 np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_resume_command_names_the_script_as_found_from_here(tmp_path,
+                                                            monkeypatch):
+    script = str(ROOT / 'scripts' / 'train.py')
+    monkeypatch.chdir(ROOT / 'scripts')
+    assert train_script.resume_command(['--out', 'o']) == (
+        'python train.py --out o --resume')
+    monkeypatch.chdir(tmp_path)
+    assert train_script.resume_command(['--out', 'o']) == (
+        f'python {script} --out o --resume')

@@ -277,6 +277,10 @@ def write_pickle(path, sets, protocol=2):
      'found them shaped (60, 28, 28)'),
     (lambda s: (((s[0][0] * 256).astype(np.uint8), s[0][1]), s[1], s[2]),
      'found uint8 from 0 to 255'),
+    (lambda s: ((np.full(s[0][0].shape, None), s[0][1]), s[1], s[2]),
+     'found object'),
+    (lambda s: ((s[0][0].astype('S1'), s[0][1]), s[1], s[2]),
+     'found |S1'),
     (lambda s: ((np.where(np.arange(784) == 0, np.nan, np.where(
         np.arange(784) == 1, -np.inf, s[0][0])), s[0][1]), s[1], s[2]),
      'found 120 NaN or inf'),
@@ -306,6 +310,14 @@ def test_file_that_is_not_a_pickle_is_one_line(tmp_path, data, found):
     with pytest.raises(DataError) as e:
         load_mnist(path)
     assert_data_error(e, path, found)
+
+
+def test_path_that_cannot_be_read_is_one_line(tmp_path):
+    path = tmp_path / ('a' * 300)  # longer than a file name may be
+    with pytest.raises(DataError) as e:
+        load_mnist(path)
+    assert_data_error(e, path, 'found that it cannot be read (File name '
+                      'too long)')
 
 
 def test_truncated_pickle_gzip_is_one_line(tmp_path):

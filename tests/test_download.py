@@ -573,3 +573,34 @@ def test_host_that_takes_no_connection_is_not_retried(tmp_path,
         download.download('https://example.invalid/x.gz', tmp_path / 'x')
     assert calls == ['https://example.invalid/x.gz']
     assert not (tmp_path / 'x').exists()
+
+
+def test_malformed_mirror_url_is_a_failed_source(tmp_path):
+    # urllib3 refuses the empty label in a..b before any connection
+    with pytest.raises(Failed, match='not a valid http:// or https:// URL'):
+        download.download('http://a..b/mnist.pkl.gz', tmp_path / 'x')
+    assert not (tmp_path / 'x').exists()
+
+
+def test_download_command_verifies_the_data_already_there(
+        toy_mnist, tmp_path, capsys):
+    raw, _ = toy_mnist
+    dest = tmp_path / 'data'
+    dest.mkdir()
+    for name, data in raw.items():
+        (dest / name).write_bytes(data)
+
+    assert download.main(['--dest', str(dest)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f'data: using {dest.absolute()}',
+        f'data: {dest.absolute()}: ok, SHA-256 verified']
+
+    labels = dest / 't10k-labels-idx1-ubyte'
+    good = raw['t10k-labels-idx1-ubyte']
+    labels.write_bytes(good[:-1] + bytes([(good[-1] + 1) % 10]))
+    assert download.main(['--dest', str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {labels.absolute()}: expected SHA-256 ')
+    assert err.endswith('not the MNIST file; delete it and run '
+                        'python -m mlp_mnist.download again\n')
+    assert err.count('\n') == 1

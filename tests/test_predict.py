@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -97,6 +99,23 @@ def toy_run(tmp_path_factory):
     return folder, out / 'weights.npz', data
 
 
+def test_picture_past_pillows_limit_is_one_error(tmp_path, monkeypatch):
+    # the limit scaled down: rectangle_picture has 60,000 pixels
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 20_000)
+    path = rectangle_picture(tmp_path / 'big.png')
+    with pytest.raises(UserError, match=f'^{path}: over 40,000 pixels, too '
+                                        'large to read safely'):
+        read_digit(path)
+
+    # between the limit and twice it Pillow only warns: read, and quiet
+    monkeypatch.setattr(Image, 'MAX_IMAGE_PIXELS', 40_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        np.testing.assert_array_equal(
+            read_digit(path), read_digit(rectangle_picture(
+                tmp_path / 'same.png')))
+
+
 def expected_lines(weights, names, X, labels=None):
     """Return the lines predict.py should print, by a NumPy forward pass."""
     with np.load(weights) as saved:
@@ -155,14 +174,21 @@ def test_weights_are_checked_and_never_unpickled(toy_run, tmp_path,
              w_o=np.zeros((2, 10)))
     np.savez(tmp_path / 'shapes.npz', w_h=np.zeros((784, 4)),
              w_o=np.zeros((5, 10)))
+    np.savez(tmp_path / 'empty.npz', w_h=np.zeros((784, 0)),
+             w_o=np.zeros((0, 10)))
     (tmp_path / 'text.npz').write_text('not weights')
     np.savez(tmp_path / 'names.npz', weights=np.zeros(3))
+    (tmp_path / 'folder.npz').mkdir()
     cases = {'objects.npz': 'not a weights file (Object arrays cannot be '
                             'loaded when allow_pickle=False)',
              'names.npz': 'holds weights, not the arrays w_h and w_o',
              'shapes.npz': 'holds w_h (784, 4) float64 and w_o (5, 10) '
                            'float64, expected float arrays (784, n) and '
                            '(n, 10)',
+             'empty.npz': 'holds w_h (784, 0) float64 and w_o (0, 10) '
+                          'float64, expected float arrays (784, n) and '
+                          '(n, 10), n at least 1',
+             'folder.npz': 'not a file',
              'text.npz': 'not a weights file (not an .npz archive)',
              'missing.npz': 'no such file'}
     for name, message in cases.items():

@@ -308,3 +308,43 @@ def test_progress_bar_only_when_stdout_is_a_terminal(toy_sets, capsys,
     # the bar is wiped before the epoch line, which then reads as without
     shown = [line.split('\r')[-1] for line in terminal.split('\n')]
     assert untimed(shown) == untimed(plain.split('\n'))
+
+
+@pytest.mark.parametrize('edit, found', [
+    (dict(best_epoch=99), 'best epoch 99'),
+    (dict(epoch=-3), 'epoch -3'),
+    (dict(w_h=np.zeros((784, 5), np.float32)), 'w_h is (784, 5)'),
+    (dict(history=np.zeros((2, 3))), 'history of shape (2, 3)'),
+    (dict(rng_keys=np.zeros(5, np.uint32)), 'Error'),
+])
+def test_resume_refuses_a_checkpoint_whose_parts_do_not_fit(
+        toy_sets, reference, tmp_path, edit, found):
+    with np.load(reference[2] / 'checkpoint.npz') as saved:
+        arrays = {**saved, **edit}
+    np.savez(tmp_path / 'checkpoint.npz', **arrays)
+    with pytest.raises(UserError) as info:
+        train(toy_sets, n_epochs=N_EPOCHS, shuffle=True, out=tmp_path,
+              resume=True, log=quiet, **SETTINGS)
+    message = str(info.value)
+    assert message.startswith(f'{tmp_path / "checkpoint.npz"}: not a '
+                              'checkpoint (')
+    assert found in message and message.endswith('start again without '
+                                                 '--resume')
+
+
+def test_a_fresh_run_clears_what_another_run_left(toy_sets, tmp_path,
+                                                  monkeypatch):
+    for name in OUT_FILES:
+        (tmp_path / name).write_text('from another run')
+    (tmp_path / 'notes.txt').write_text('the user\'s')
+    stop_in_epoch(1, monkeypatch)
+    with pytest.raises(Interrupted, match='no epoch finished'):
+        train(toy_sets, n_epochs=2, n_hidden=4, out=tmp_path, log=quiet)
+    assert [p.name for p in tmp_path.iterdir()] == ['notes.txt']
+
+
+def test_data_without_test_images_is_refused(toy_sets):
+    train_set, valid, (X_test, y_test) = toy_sets
+    with pytest.raises(UserError, match='no test images'):
+        train((train_set, valid, (X_test[:0], y_test[:0])), n_epochs=1,
+              log=quiet)
