@@ -116,28 +116,42 @@ def user_settings(backend, environ=os.environ):
         raise BackendError(
             f'cannot read {backend.flags_var}: {str(e).lower()}; close '
             'the quotes or drop them') from None
+    # each back-end reads only its own spelling, blas.ldflags for Theano
+    # and blas__ldflags for PyTensor, and ignores the other
+    other_sep = '__' if backend.sep == '.' else '.'
     for pair in pairs:
         key, eq, value = pair.strip().partition('=')
-        if eq:
-            settings[key.replace('__', '.').lower()] = value
+        if eq and other_sep not in key:
+            settings[key.replace(backend.sep, '.').lower()] = value
     return settings
 
 
 def link_test(flags, cxx='g++'):
     """Return True when a program calling sgemm_ links and runs."""
-    if shutil.which(cxx) is None:
-        return False
+    return shutil.which(cxx) is not None and link_error(flags, cxx) is None
+
+
+def link_error(flags, cxx='g++'):
+    """Return why a program calling sgemm_ fails with `flags`, else None.
+
+    The reason is the linker's last complaint, or that the program did not
+    compute right.
+    """
     with tempfile.TemporaryDirectory(prefix='mlp_mnist_blas_') as tmp:
         source = Path(tmp, 'test.c')
         source.write_text(SGEMM_TEST)
         program = Path(tmp, 'test')
         build = subprocess.run(
             [cxx, '-x', 'c', str(source), '-o', str(program), *flags],
-            capture_output=True)
+            capture_output=True, text=True)
         if build.returncode != 0:
-            return False
+            complaints = [line.strip() for line in build.stderr.splitlines()
+                          if 'error' in line or 'cannot find' in line]
+            return (complaints or ['it does not link'])[0]
         run = subprocess.run([str(program)], capture_output=True)
-        return run.returncode == 0
+        if run.returncode != 0:
+            return 'a program linked with it does not run'
+    return None
 
 
 def scipy_openblas():
@@ -172,6 +186,29 @@ def find_blas():
     if flags:
         return ' '.join(flags), 'openblas:scipy'
     return '', 'none'
+
+
+def check_user_blas(backend, ldflags, cxx):
+    """Stop when the user's own blas.ldflags cannot link.
+
+    Otherwise the back-end fails at the first compile, with the linker's
+    message deep in a long traceback.
+    """
+    if not ldflags or shutil.which(cxx) is None:
+        return  # no BLAS asked for, or no compiler: the back-end copes
+    try:
+        flags = shlex.split(ldflags)
+    except ValueError:
+        flags = ldflags.split()
+    # as the back-end does, each library folder also goes in the RPATH
+    rpaths = [f'-Wl,-rpath,{f[2:]}' for f in flags if f.startswith('-L')]
+    reason = link_error(flags + rpaths, cxx)
+    if reason and 'does not run' not in reason:
+        raise BackendError(
+            f'{backend.flag("blas.ldflags")}={ldflags} does not link '
+            f'({reason}); fix it in '
+            f'{backend.flags_var} or {backend.rc_default}, or remove it so '
+            'that the package finds a BLAS')
 
 
 def default_base_compiledir(backend):
@@ -220,13 +257,14 @@ def configure(name, environ=os.environ):
     backend = BACKENDS[name]
     user = user_settings(backend, environ)
     defaults = {}
-    chosen = {'filled_in': []}
+    chosen = {'filled_in': [], 'user': set(user)}
 
     if 'floatx' not in user:
         defaults['floatX'] = 'float32'  # what a GPU computes fast
     if 'blas.ldflags' in user:
         value = user['blas.ldflags'].strip()
         chosen['blas'] = f'user:{value}' if value else 'none'
+        check_user_blas(backend, value, user.get('cxx', 'g++'))
     else:
         defaults['blas.ldflags'], chosen['blas'] = find_blas()
         if not defaults['blas.ldflags']:
@@ -399,6 +437,11 @@ CHOSEN = configure(NAME)
 config = theano.config
 function = theano.function
 shared = theano.shared
+if (hasattr(config, 'generated_src_dir')
+        and 'generated_src_dir' not in CHOSEN['user']):
+    # PyTensor writes the source of each compiled function to a new file
+    # in /tmp unless told a folder, where it reuses and prunes them
+    config.generated_src_dir = str(Path(config.compiledir, 'generated_src'))
 
 
 def shared_data(X):

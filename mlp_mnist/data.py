@@ -44,6 +44,7 @@ IDX_FILES = {
         'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
 }
 PICKLE_NAME = 'mnist.pkl.gz'
+SPLITS = ('train', 'valid', 'test')
 GET_DATA = 'run data/download.sh (or python -m mlp_mnist.download)'
 
 
@@ -85,8 +86,14 @@ def default_data_dir():
 
 def find_data(folder):
     """Return the usable MNIST in `folder`: its mnist.pkl.gz, else the folder
-    itself when all four IDX files are there, else None."""
+    itself when all four IDX files are there, else None.
+
+    A file given in place of the folder ($MLP_MNIST_DATA naming
+    mnist.pkl.gz, say) is returned as it is, for the loader to check.
+    """
     folder = Path(folder)
+    if folder.is_file():
+        return folder
     if (folder / PICKLE_NAME).is_file():
         return folder / PICKLE_NAME
     if folder.is_dir() and not missing_idx(folder):
@@ -183,15 +190,23 @@ def load_mnist(path):
         elif path.is_file():
             sets = read_pickle(path)
         else:
+            found = ('something that is neither a file nor a folder'
+                     if path.exists() else 'no such file or folder')
             raise DataError(
                 path, 'expected mnist.pkl.gz or a folder of the four MNIST '
-                'IDX files, found no such file or folder',
+                f'IDX files, found {found}',
                 f'give --data an existing path, or {GET_DATA}')
     except OSError as e:  # no permission, a name too long, ...
         raise DataError(
             e.filename or path, f'expected a file to read, found that it '
             f'cannot be read ({e.strerror})',
             'check the path and its permissions') from None
+    empty = [split for split, (X, _) in zip(SPLITS, sets) if len(X) == 0]
+    if empty:
+        raise DataError(
+            path, 'expected images in the train, valid and test sets, found '
+            f'none in {" and ".join(empty)}', 'use a set with more images '
+            '(the valid set is the last sixth of the training images)')
     from .backend import config
     # copies only what needs it: other dtypes, and the read-only arrays
     # of a Python 3 pickle
@@ -396,7 +411,7 @@ def _check_sets(path, sets):
             path, 'expected a pickled 3-tuple of (images, labels) pairs '
             f'(train, valid, test), found {_describe(sets)}', fix)
     checked = []
-    for split, (X, y) in zip(('train', 'valid', 'test'), sets):
+    for split, (X, y) in zip(SPLITS, sets):
         where = f'the {split} set'
         if not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray)):
             raise DataError(

@@ -29,8 +29,9 @@ from tqdm import tqdm
 from .data import (GZIP_MAGIC, IDX_FILES, PICKLE_NAME, DataError,
                    default_data_dir, find_data, find_idx, looks_like_html,
                    missing_idx, read_bytes, read_pickle)
-from .errors import UserError
+from .errors import UserError, os_error_line
 from .files import ensure_writable, missing_folders, remove_empty
+from .flags import nonempty_path
 
 # deeplearning.net's mnist.pkl.gz, the file the tutorial reads
 PICKLE_MD5 = 'a02cd19f81d51c426d7ca14024243ce9'
@@ -520,7 +521,7 @@ def main(argv=None):
         description='fetch MNIST and verify it',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument(
-        '--dest', type=Path, default=None,
+        '--dest', type=nonempty_path, default=None,
         help="data folder (default: $MLP_MNIST_DATA, else the checkout's "
              'data/)')
     args = parser.parse_args(argv)
@@ -538,6 +539,9 @@ def main(argv=None):
         return 1
     except UserError as e:
         print(f'error: {e}', file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f'error: {os_error_line(e)}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print('error: interrupted; no partial files were left',

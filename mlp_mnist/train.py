@@ -30,6 +30,7 @@ PICTURES = ('learning_curve.png', 'hidden_weights.png',
 # what a checkpoint must share with the run that resumes it
 RUN_KEYS = ('n_hidden', 'batch_size', 'learning_rate', 'seed', 'shuffle')
 DATA_KEYS = ('n_train', 'labels_crc32')
+CHECKPOINT_ONLY = {'epoch', 'best_w_h'}  # what tells a checkpoint apart
 
 
 class DivergedError(UserError):
@@ -75,6 +76,10 @@ def load_weights(path):
                         f'archive); {fix}')
     try:
         with np.load(path, allow_pickle=False) as arrays:
+            if CHECKPOINT_ONLY <= set(arrays.files):
+                raise UserError(
+                    f'{path}: a checkpoint, whose weights are of the last '
+                    'epoch, not the best; give the weights.npz beside it')
             if not {'w_h', 'w_o'} <= set(arrays.files):
                 raise UserError(
                     f'{path}: holds {", ".join(arrays.files) or "nothing"}'
@@ -137,6 +142,7 @@ def load_checkpoint(path, run, rng):
     Raises UserError when the file is missing or unreadable, or was made
     by a run with other settings or data than `run`.
     """
+    from .model import floatX
     fix = 'start again without --resume'
     try:
         with np.load(path, allow_pickle=False) as arrays:
@@ -145,6 +151,11 @@ def load_checkpoint(path, run, rng):
                                        'best_w_o')}
         state.update(epoch=int(saved['epoch']),
                      best_epoch=int(saved['best_epoch']))
+        for key in ('w_h', 'w_o', 'best_w_h', 'best_w_o'):
+            if not np.issubdtype(state[key].dtype, np.floating):
+                raise ValueError(f'{key} holds {state[key].dtype}')
+            # a run in float64 resumes in float32 and the reverse
+            state[key] = floatX(state[key])
         if saved['history'].shape[1:] != (len(HISTORY_FIELDS),):
             raise ValueError(f'history of shape {saved["history"].shape}')
         state['history'] = [

@@ -32,6 +32,8 @@ DEFAULTS = {name: p.default
 
 
 positive_int = whole_number(1)
+# past this numpy cannot even describe the weight matrix
+n_hidden_value = whole_number(1, 2 ** 31 - 1)
 seed_value = whole_number(0, 2 ** 32 - 1)  # what RandomState takes
 
 
@@ -54,7 +56,7 @@ def parse_args(argv=None):
                         type=positive_number,
                         default=DEFAULTS['learning_rate'],
                         help='SGD step size')
-    parser.add_argument('--n-hidden', metavar='N', type=positive_int,
+    parser.add_argument('--n-hidden', metavar='N', type=n_hidden_value,
                         default=DEFAULTS['n_hidden'], help='hidden units')
     parser.add_argument('--seed', metavar='N', type=seed_value,
                         default=DEFAULTS['seed'],

@@ -49,10 +49,39 @@ def test_configure_fills_in_float32_and_blas(no_rc, monkeypatch):
 
 def test_configure_keeps_what_the_user_set(no_rc, monkeypatch):
     monkeypatch.setattr(backend, 'find_blas', pytest.fail)
+    monkeypatch.setattr(backend, 'link_error', lambda flags, cxx: None)
     environ = dict(no_rc, THEANO_FLAGS='floatX=float64,blas.ldflags=-lblas')
     chosen = backend.configure('theano', environ)
     assert environ['THEANO_FLAGS'] == 'floatX=float64,blas.ldflags=-lblas'
-    assert chosen == {'filled_in': [], 'blas': 'user:-lblas', 'gpu': ''}
+    assert chosen == {'filled_in': [], 'blas': 'user:-lblas', 'gpu': '',
+                      'user': {'floatx', 'blas.ldflags'}}
+
+
+def test_each_backend_reads_only_its_own_spelling_of_a_flag(no_rc):
+    # Theano ignores blas__ldflags and PyTensor blas.ldflags, so neither
+    # is the user's choice, and the package still fills in a BLAS
+    theano = dict(no_rc, THEANO_FLAGS='blas__ldflags=-lx,floatX=float64')
+    assert backend.user_settings(THEANO, theano) == {'floatx': 'float64'}
+    pytensor = dict(no_rc, PYTENSOR_FLAGS='blas.ldflags=-lx,floatX=float64',
+                    PYTENSORRC=no_rc['THEANORC'])
+    assert backend.user_settings(PYTENSOR, pytensor) == {'floatx': 'float64'}
+
+
+@pytest.mark.parametrize('name', ['theano', 'pytensor'])
+def test_user_blas_that_does_not_link_is_one_line(no_rc, name):
+    ours = backend.BACKENDS[name]
+    environ = dict(no_rc, PYTENSORRC=no_rc['THEANORC'])
+    environ[ours.flags_var] = f'{ours.flag("blas.ldflags")}=-lno_such_blas'
+    with pytest.raises(backend.BackendError) as info:
+        backend.configure(name, environ)
+    message = str(info.value)
+    # the middle is the linker's own words
+    assert message.startswith(
+        f'{ours.flag("blas.ldflags")}=-lno_such_blas does not link (')
+    assert 'cannot find -lno_such_blas' in message
+    assert message.endswith(
+        f'); fix it in {ours.flags_var} or {ours.rc_default}, or remove it '
+        'so that the package finds a BLAS')
 
 
 def test_no_blas_warns_once_with_the_fix(no_rc, monkeypatch, capsys):
@@ -165,3 +194,10 @@ def test_a_mode_the_backend_refuses_stops_the_script(tmp_path):
     assert run.returncode == 1 and 'Traceback' not in run.stderr
     assert last.startswith(f'error: {backend.NAME} refused a setting: ')
     assert 'Expected one of' in last and run.stderr.count('error:') == 1
+
+
+def test_pytensor_keeps_generated_source_in_the_compile_folder():
+    if backend.NAME != 'pytensor':
+        pytest.skip('Theano writes no generated source')
+    assert backend.config.generated_src_dir == str(
+        backend.config.compiledir / 'generated_src')

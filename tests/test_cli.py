@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from test_data import toy_pickle_sets, write_pickle
 from test_train import stop_in_epoch
 
 
@@ -61,6 +62,8 @@ def test_epoch_number_is_padded_to_width_of_epochs(idx_folder, capsys):
 @pytest.mark.parametrize('make, message', [
     (lambda p: p / 'missing.pkl.gz', 'no such file or folder'),
     (lambda p: p, 'missing train-images-idx3-ubyte'),
+    (lambda p: '/dev/null', 'found something that is neither a file nor '
+                            'a folder'),
 ])
 def test_bad_data_path_is_one_error_line(tmp_path, capsys, make, message):
     rc = train_script.main(['--data', str(make(tmp_path)), '--epochs', '1'])
@@ -95,6 +98,7 @@ def test_unwritable_out_is_refused_before_training(idx_folder, tmp_path,
     ('--batch-size', '0', '0 is less than 1'),
     ('--batch-size', '-128', '-128 is less than 1'),
     ('--n-hidden', '0', '0 is less than 1'),
+    ('--n-hidden', str(2 ** 31), '2147483648 is more than 2147483647'),
     ('--patience', '0', '0 is less than 1'),
     ('--learning-rate', '0', '0 is not a positive finite number'),
     ('--learning-rate', '-0.05', '-0.05 is not a positive finite number'),
@@ -192,3 +196,15 @@ def test_resume_command_names_the_script_as_found_from_here(tmp_path,
     monkeypatch.chdir(tmp_path)
     assert train_script.resume_command(['--out', 'o']) == (
         f'python {script} --out o --resume')
+
+
+def test_data_variable_may_name_the_pickle_itself(tmp_path, capsys,
+                                                  monkeypatch):
+    sets = toy_pickle_sets(np.random.RandomState(4), sizes=(256, 64, 64))
+    path = write_pickle(tmp_path / 'mnist.pkl.gz', sets)
+    monkeypatch.setenv('MLP_MNIST_DATA', str(path))
+    rc = train_script.main(['--epochs', '1', '--n-hidden', '8'])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert out[0] == f'data: using {path}'
+    assert f'data={path} n_train=256 ' in out[1]

@@ -421,3 +421,23 @@ def test_fashion_mnist_folder_loads_like_mnist():
     assert train_counts.tolist() == [6000] * 10
     assert np.bincount(y_test, minlength=10).tolist() == [1000] * 10
     assert 0 <= X.min() and X.max() <= 255 / 256
+
+
+def test_idx_set_too_small_for_a_valid_set_is_one_line(tmp_path):
+    # the valid set is the last sixth of the 5 training images: none
+    write_idx_folder(tmp_path, n_train=5, n_test=3)
+    with pytest.raises(DataError) as e:
+        load_mnist(tmp_path)
+    assert_data_error(e, tmp_path, 'found none in valid')
+
+
+def test_pickle_with_empty_sets_is_one_line(tmp_path):
+    train, valid, test = toy_pickle_sets(np.random.RandomState(2))
+    # protocol 4: protocol 2 writes empty bytes as a call of bytes(),
+    # which the loader refuses like any name MNIST never needs
+    path = write_pickle(tmp_path / 'mnist.pkl.gz', (
+        (train[0][:0], train[1][:0]), valid, (test[0][:0], test[1][:0])),
+        protocol=4)
+    with pytest.raises(DataError) as e:
+        load_mnist(path)
+    assert_data_error(e, path, 'found none in train and test')

@@ -604,3 +604,27 @@ def test_download_command_verifies_the_data_already_there(
     assert err.endswith('not the MNIST file; delete it and run '
                         'python -m mlp_mnist.download again\n')
     assert err.count('\n') == 1
+
+
+def test_download_command_refuses_an_empty_dest(capsys):
+    with pytest.raises(SystemExit) as info:
+        download.main(['--dest', ''])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        'error: argument --dest: an empty path; give a file or folder')
+
+
+def test_download_command_dest_name_too_long_is_one_line(tmp_path, capsys):
+    dest = tmp_path / ('x' * 300)
+    assert download.main(['--dest', str(dest)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f'error: {dest}') and 'File name too long' in err
+    assert err.count('\n') == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_find_data_returns_a_file_given_in_place_of_a_folder(tmp_path):
+    path = tmp_path / 'mnist.pkl.gz'
+    path.write_bytes(b'checked later, by the loader')
+    assert find_data(path) == path
+    assert find_data(tmp_path) == path
+    assert find_data(tmp_path / 'missing') is None

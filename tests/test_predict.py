@@ -179,6 +179,8 @@ def test_weights_are_checked_and_never_unpickled(toy_run, tmp_path,
     (tmp_path / 'text.npz').write_text('not weights')
     np.savez(tmp_path / 'names.npz', weights=np.zeros(3))
     (tmp_path / 'folder.npz').mkdir()
+    (tmp_path / 'checkpoint.npz').write_bytes(
+        (toy_run[1].parent / 'checkpoint.npz').read_bytes())
     cases = {'objects.npz': 'not a weights file (Object arrays cannot be '
                             'loaded when allow_pickle=False)',
              'names.npz': 'holds weights, not the arrays w_h and w_o',
@@ -189,6 +191,9 @@ def test_weights_are_checked_and_never_unpickled(toy_run, tmp_path,
                           'float64, expected float arrays (784, n) and '
                           '(n, 10), n at least 1',
              'folder.npz': 'not a file',
+             'checkpoint.npz': 'a checkpoint, whose weights are of the '
+                               'last epoch, not the best; give the '
+                               'weights.npz beside it',
              'text.npz': 'not a weights file (not an .npz archive)',
              'missing.npz': 'no such file'}
     for name, message in cases.items():

@@ -316,6 +316,7 @@ def test_progress_bar_only_when_stdout_is_a_terminal(toy_sets, capsys,
     (dict(w_h=np.zeros((784, 5), np.float32)), 'w_h is (784, 5)'),
     (dict(history=np.zeros((2, 3))), 'history of shape (2, 3)'),
     (dict(rng_keys=np.zeros(5, np.uint32)), 'Error'),
+    (dict(w_o=np.zeros((16, 10), np.int64)), 'w_o holds int64'),
 ])
 def test_resume_refuses_a_checkpoint_whose_parts_do_not_fit(
         toy_sets, reference, tmp_path, edit, found):
@@ -348,3 +349,18 @@ def test_data_without_test_images_is_refused(toy_sets):
     with pytest.raises(UserError, match='no test images'):
         train((train_set, valid, (X_test[:0], y_test[:0])), n_epochs=1,
               log=quiet)
+
+
+def test_checkpoint_in_float64_resumes_in_floatX(toy_sets, reference,
+                                                 tmp_path):
+    result, _, _ = reference
+    train(toy_sets, n_epochs=3, shuffle=True, out=tmp_path, log=quiet,
+          **SETTINGS)
+    with np.load(tmp_path / 'checkpoint.npz') as saved:
+        arrays = {k: saved[k].astype(np.float64) if 'w_' in k else saved[k]
+                  for k in saved.files}
+    np.savez(tmp_path / 'checkpoint.npz', **arrays)
+    resumed = train(toy_sets, n_epochs=N_EPOCHS, shuffle=True, out=tmp_path,
+                    resume=True, log=quiet, **SETTINGS)
+    # float32 values survive the trip through float64 exactly
+    assert_same_run(resumed, result)
