@@ -194,7 +194,7 @@ def check_user_blas(backend, ldflags, cxx):
     Otherwise the back-end fails at the first compile, with the linker's
     message deep in a long traceback.
     """
-    if not ldflags or shutil.which(cxx) is None:
+    if not ldflags or not cxx or shutil.which(cxx) is None:
         return  # no BLAS asked for, or no compiler: the back-end copes
     try:
         flags = shlex.split(ldflags)
@@ -261,10 +261,16 @@ def configure(name, environ=os.environ):
 
     if 'floatx' not in user:
         defaults['floatX'] = 'float32'  # what a GPU computes fast
+    cxx = user.get('cxx', 'g++')
+    if 'cxx' in user and cxx and shutil.which(cxx) is None:
+        raise BackendError(
+            f'cxx={cxx} is not a compiler that can be run; fix it in '
+            f'{backend.flags_var} or {backend.rc_default}, or set cxx= '
+            '(empty) to run without C code, much more slowly')
     if 'blas.ldflags' in user:
         value = user['blas.ldflags'].strip()
         chosen['blas'] = f'user:{value}' if value else 'none'
-        check_user_blas(backend, value, user.get('cxx', 'g++'))
+        check_user_blas(backend, value, cxx)
     else:
         defaults['blas.ldflags'], chosen['blas'] = find_blas()
         if not defaults['blas.ldflags']:

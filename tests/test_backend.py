@@ -68,6 +68,19 @@ def test_each_backend_reads_only_its_own_spelling_of_a_flag(no_rc):
 
 
 @pytest.mark.parametrize('name', ['theano', 'pytensor'])
+def test_user_compiler_that_cannot_run_is_one_line(no_rc, tmp_path, name):
+    ours = backend.BACKENDS[name]
+    environ = dict(no_rc, PYTENSORRC=no_rc['THEANORC'])
+    environ[ours.flags_var] = f'cxx={tmp_path}/g++'
+    with pytest.raises(backend.BackendError) as info:
+        backend.configure(name, environ)
+    assert str(info.value) == (
+        f'cxx={tmp_path}/g++ is not a compiler that can be run; fix it in '
+        f'{ours.flags_var} or {ours.rc_default}, or set cxx= (empty) to run '
+        'without C code, much more slowly')
+
+
+@pytest.mark.parametrize('name', ['theano', 'pytensor'])
 def test_user_blas_that_does_not_link_is_one_line(no_rc, name):
     ours = backend.BACKENDS[name]
     environ = dict(no_rc, PYTENSORRC=no_rc['THEANORC'])
