@@ -39,6 +39,11 @@ class Backend:
         """Spell a dotted key ('blas.ldflags') as this back-end reads it."""
         return key.replace('.', self.sep)
 
+    def where(self, environ=os.environ):
+        """Name the places a user's setting comes from, for messages."""
+        return (f'{self.flags_var} or '
+                f'{environ.get(self.rc_var, self.rc_default)}')
+
 
 BACKENDS = {
     'theano': Backend(
@@ -57,6 +62,16 @@ int main(void)
     float a = 2, b = 3, c = 0, one = 1, zero = 0;
     sgemm_(&t, &t, &n, &n, &n, &one, &a, &n, &b, &n, &zero, &c, &n);
     return c == 6 ? 0 : 1;
+}
+"""
+
+
+CXX_TEST = """
+#include <iostream>
+int main()
+{
+    std::cout << "";
+    return 0;
 }
 """
 
@@ -121,6 +136,11 @@ def user_settings(backend, environ=os.environ):
     other_sep = '__' if backend.sep == '.' else '.'
     for pair in pairs:
         key, eq, value = pair.strip().partition('=')
+        if key and not eq:
+            raise BackendError(
+                f'cannot read {backend.flags_var}: {key!r} is not '
+                'key=value; write key=value, and put a value that holds a '
+                'comma in quotes') from None
         if eq and other_sep not in key:
             settings[key.replace(backend.sep, '.').lower()] = value
     return settings
@@ -145,13 +165,39 @@ def link_error(flags, cxx='g++'):
             [cxx, '-x', 'c', str(source), '-o', str(program), *flags],
             capture_output=True, text=True)
         if build.returncode != 0:
-            complaints = [line.strip() for line in build.stderr.splitlines()
-                          if 'error' in line or 'cannot find' in line]
-            return (complaints or ['it does not link'])[0]
+            return _complaint(build.stderr, 'it does not link')
         run = subprocess.run([str(program)], capture_output=True)
         if run.returncode != 0:
             return 'a program linked with it does not run'
     return None
+
+
+def compiler_error(cxx):
+    """Return why `cxx` cannot build a C++ program, else None."""
+    if shutil.which(cxx) is None:
+        return 'not a program that can be run'
+    with tempfile.TemporaryDirectory(prefix='mlp_mnist_cxx_') as tmp:
+        source = Path(tmp, 'test.cpp')
+        source.write_text(CXX_TEST)
+        program = Path(tmp, 'test')
+        try:
+            build = subprocess.run([cxx, str(source), '-o', str(program)],
+                                   capture_output=True, text=True)
+        except OSError as e:
+            return f'it cannot be run ({e.strerror})'
+        if build.returncode != 0:
+            return _complaint(build.stderr, 'it failed')
+        if not program.is_file():
+            return 'it made no program'
+    return None
+
+
+def _complaint(stderr, otherwise):
+    """Return the first line of a compiler's stderr that reports an error."""
+    complaints = [line.strip() for line in stderr.splitlines()
+                  if 'error' in line or 'cannot find' in line
+                  or 'undefined reference' in line]
+    return (complaints or [otherwise])[0]
 
 
 def scipy_openblas():
@@ -188,7 +234,7 @@ def find_blas():
     return '', 'none'
 
 
-def check_user_blas(backend, ldflags, cxx):
+def check_user_blas(backend, ldflags, cxx, environ):
     """Stop when the user's own blas.ldflags cannot link.
 
     Otherwise the back-end fails at the first compile, with the linker's
@@ -206,9 +252,8 @@ def check_user_blas(backend, ldflags, cxx):
     if reason and 'does not run' not in reason:
         raise BackendError(
             f'{backend.flag("blas.ldflags")}={ldflags} does not link '
-            f'({reason}); fix it in '
-            f'{backend.flags_var} or {backend.rc_default}, or remove it so '
-            'that the package finds a BLAS')
+            f'({reason}); fix it in {backend.where(environ)}, or remove '
+            'it so that the package finds a BLAS')
 
 
 def default_base_compiledir(backend):
@@ -261,16 +306,17 @@ def configure(name, environ=os.environ):
 
     if 'floatx' not in user:
         defaults['floatX'] = 'float32'  # what a GPU computes fast
-    cxx = user.get('cxx', 'g++')
-    if 'cxx' in user and cxx and shutil.which(cxx) is None:
+    cxx = user.get('cxx', 'g++').strip()
+    reason = 'cxx' in user and cxx and compiler_error(cxx)
+    if reason:
         raise BackendError(
-            f'cxx={cxx} is not a compiler that can be run; fix it in '
-            f'{backend.flags_var} or {backend.rc_default}, or set cxx= '
-            '(empty) to run without C code, much more slowly')
+            f'cxx={cxx} cannot build a C++ program ({reason}); fix it in '
+            f'{backend.where(environ)}, or set cxx= (empty) to run without '
+            'C code, much more slowly')
     if 'blas.ldflags' in user:
         value = user['blas.ldflags'].strip()
         chosen['blas'] = f'user:{value}' if value else 'none'
-        check_user_blas(backend, value, cxx)
+        check_user_blas(backend, value, cxx, environ)
     else:
         defaults['blas.ldflags'], chosen['blas'] = find_blas()
         if not defaults['blas.ldflags']:
@@ -432,7 +478,7 @@ def _import_checked(name, gpu):
     except ValueError as e:
         raise BackendError(
             f'{name} refused a setting: {_first_line(e).rstrip(".")}; '
-            f'fix it in {backend.flags_var} or {backend.rc_default}') from None
+            f'fix it in {backend.where()}') from None
     return pieces
 
 

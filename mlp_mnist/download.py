@@ -448,6 +448,10 @@ def fetch_mnist(dest=None, log=print, sources=None):
     fails; either way nothing is left behind.
     """
     dest = Path(dest) if dest else default_data_dir()
+    if dest.suffix in ('.gz', '.pkl') and not dest.exists():
+        # a mistyped mnist.pkl.gz, not a folder to fill
+        raise UserError(f'{dest.absolute()}: no such file; give the path of '
+                        'an existing mnist.pkl.gz, or a folder')
     found = find_data(dest)
     if found:
         log(f'data: using {found.absolute()}')

@@ -79,7 +79,8 @@ def load_weights(path):
             if CHECKPOINT_ONLY <= set(arrays.files):
                 raise UserError(
                     f'{path}: a checkpoint, whose weights are of the last '
-                    'epoch, not the best; give the weights.npz beside it')
+                    'epoch, not the best; give the weights.npz that the '
+                    'same run wrote beside it')
             if not {'w_h', 'w_o'} <= set(arrays.files):
                 raise UserError(
                     f'{path}: holds {", ".join(arrays.files) or "nothing"}'

@@ -68,16 +68,40 @@ def test_each_backend_reads_only_its_own_spelling_of_a_flag(no_rc):
 
 
 @pytest.mark.parametrize('name', ['theano', 'pytensor'])
-def test_user_compiler_that_cannot_run_is_one_line(no_rc, tmp_path, name):
+@pytest.mark.parametrize('cxx, reason', [
+    ('{tmp}/g++', 'not a program that can be run'),
+    ('/bin/true', 'it made no program'),
+    # a C compiler builds the C++ object but cannot link libstdc++
+    ('gcc', 'undefined reference to'),
+])
+def test_user_compiler_that_cannot_build_is_one_line(no_rc, tmp_path, name,
+                                                     cxx, reason):
+    cxx = cxx.format(tmp=tmp_path)
     ours = backend.BACKENDS[name]
-    environ = dict(no_rc, PYTENSORRC=no_rc['THEANORC'])
-    environ[ours.flags_var] = f'cxx={tmp_path}/g++'
+    rc = no_rc['THEANORC']
+    environ = dict(no_rc, PYTENSORRC=rc)
+    environ[ours.flags_var] = f'cxx={cxx}'
     with pytest.raises(backend.BackendError) as info:
         backend.configure(name, environ)
-    assert str(info.value) == (
-        f'cxx={tmp_path}/g++ is not a compiler that can be run; fix it in '
-        f'{ours.flags_var} or {ours.rc_default}, or set cxx= (empty) to run '
+    message = str(info.value)
+    assert message.startswith(f'cxx={cxx} cannot build a C++ program (')
+    assert reason in message
+    assert message.endswith(
+        f'); fix it in {ours.flags_var} or {rc}, or set cxx= (empty) to run '
         'without C code, much more slowly')
+
+
+def test_a_flag_without_a_value_is_one_line(no_rc):
+    # a value with a comma, unquoted, splits in two
+    environ = dict(no_rc, THEANO_FLAGS='blas.ldflags=-L/x -Wl,--as-needed')
+    with pytest.raises(backend.BackendError) as info:
+        backend.user_settings(THEANO, environ)
+    assert str(info.value) == (
+        "cannot read THEANO_FLAGS: '--as-needed' is not key=value; write "
+        'key=value, and put a value that holds a comma in quotes')
+    quoted = dict(no_rc, THEANO_FLAGS="blas.ldflags='-L/x -Wl,--as-needed'")
+    assert backend.user_settings(THEANO, quoted) == {
+        'blas.ldflags': '-L/x -Wl,--as-needed'}
 
 
 @pytest.mark.parametrize('name', ['theano', 'pytensor'])
@@ -93,8 +117,8 @@ def test_user_blas_that_does_not_link_is_one_line(no_rc, name):
         f'{ours.flag("blas.ldflags")}=-lno_such_blas does not link (')
     assert 'cannot find -lno_such_blas' in message
     assert message.endswith(
-        f'); fix it in {ours.flags_var} or {ours.rc_default}, or remove it '
-        'so that the package finds a BLAS')
+        f'); fix it in {ours.flags_var} or {no_rc["THEANORC"]}, or remove '
+        'it so that the package finds a BLAS')
 
 
 def test_no_blas_warns_once_with_the_fix(no_rc, monkeypatch, capsys):

@@ -628,3 +628,12 @@ def test_find_data_returns_a_file_given_in_place_of_a_folder(tmp_path):
     assert find_data(path) == path
     assert find_data(tmp_path) == path
     assert find_data(tmp_path / 'missing') is None
+
+
+def test_missing_pickle_path_is_not_made_a_folder(tmp_path, capsys):
+    dest = tmp_path / 'minst.pkl.gz'  # mistyped
+    assert download.main(['--dest', str(dest)]) == 1
+    assert capsys.readouterr().err == (
+        f'error: {dest}: no such file; give the path of an existing '
+        'mnist.pkl.gz, or a folder\n')
+    assert list(tmp_path.iterdir()) == []

@@ -193,7 +193,8 @@ def test_weights_are_checked_and_never_unpickled(toy_run, tmp_path,
              'folder.npz': 'not a file',
              'checkpoint.npz': 'a checkpoint, whose weights are of the '
                                'last epoch, not the best; give the '
-                               'weights.npz beside it',
+                               'weights.npz that the same run wrote beside '
+                               'it',
              'text.npz': 'not a weights file (not an .npz archive)',
              'missing.npz': 'no such file'}
     for name, message in cases.items():
