@@ -154,41 +154,41 @@ def link_test(flags, cxx='g++'):
 def link_error(flags, cxx='g++'):
     """Return why a program calling sgemm_ fails with `flags`, else None.
 
-    The reason is the linker's last complaint, or that the program did not
-    compute right.
+    The reason is the linker's first complaint, or that the program did
+    not run and compute right.
     """
-    with tempfile.TemporaryDirectory(prefix='mlp_mnist_blas_') as tmp:
-        source = Path(tmp, 'test.c')
-        source.write_text(SGEMM_TEST)
-        program = Path(tmp, 'test')
-        build = subprocess.run(
-            [cxx, '-x', 'c', str(source), '-o', str(program), *flags],
-            capture_output=True, text=True)
-        if build.returncode != 0:
-            return _complaint(build.stderr, 'it does not link')
-        run = subprocess.run([str(program)], capture_output=True)
-        if run.returncode != 0:
-            return 'a program linked with it does not run'
-    return None
+    # -x c: g++ would compile test.c as C++ and mangle the name sgemm_
+    return _build_error(cxx, 'test.c', SGEMM_TEST, ['-x', 'c'], flags)
 
 
 def compiler_error(cxx):
     """Return why `cxx` cannot build a C++ program, else None."""
     if shutil.which(cxx) is None:
         return 'not a program that can be run'
-    with tempfile.TemporaryDirectory(prefix='mlp_mnist_cxx_') as tmp:
-        source = Path(tmp, 'test.cpp')
-        source.write_text(CXX_TEST)
+    return _build_error(cxx, 'test.cpp', CXX_TEST)
+
+
+def _build_error(cxx, name, code, language=(), flags=()):
+    """Build `code`, saved as `name`, with `cxx` and run it; say what fails.
+
+    Returns None when the program builds and exits with status 0.
+    """
+    with tempfile.TemporaryDirectory(prefix='mlp_mnist_') as tmp:
+        source = Path(tmp, name)
+        source.write_text(code)
         program = Path(tmp, 'test')
         try:
-            build = subprocess.run([cxx, str(source), '-o', str(program)],
-                                   capture_output=True, text=True)
+            build = subprocess.run(
+                [cxx, *language, str(source), '-o', str(program), *flags],
+                capture_output=True, text=True)
         except OSError as e:
             return f'it cannot be run ({e.strerror})'
         if build.returncode != 0:
             return _complaint(build.stderr, 'it failed')
         if not program.is_file():
             return 'it made no program'
+        if subprocess.run([str(program)], capture_output=True).returncode:
+            return 'the program it built does not run'
     return None
 
 
