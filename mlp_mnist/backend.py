@@ -140,7 +140,7 @@ def user_settings(backend, environ=os.environ):
             raise BackendError(
                 f'cannot read {backend.flags_var}: {key!r} is not '
                 'key=value; write key=value, and put a value that holds a '
-                'comma in quotes') from None
+                'comma in quotes')
         if eq and other_sep not in key:
             settings[key.replace(backend.sep, '.').lower()] = value
     return settings
